@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 KINJECT := $(VENV)/bin/kinject
 
-.PHONY: setup model demo test clean
+.PHONY: setup model demo dllm-demo test clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ model: setup
 
 demo: model
 	$(KINJECT) run configs/demo.yaml --overwrite
+
+# arLLM vs masked arLLM vs dLLM on twin models kinject pretrains itself (no download needed)
+dllm-demo: setup
+	$(KINJECT) run configs/dllm_demo.yaml --overwrite
 
 test: model
 	$(PY) -m pytest -q

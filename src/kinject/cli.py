@@ -5,6 +5,7 @@
     kinject data validate FILE [FILE ...] [--paraphrases FILE]
     kinject data generate --out DIR [--people N] [--seed S]
     kinject model prepare               (fetch + convert the offline default model, once)
+    kinject world CONFIG.yaml [section.key=value ...]   (build the config's CPU-scale world only)
     kinject config                      (every key with its default and help)
 """
 
@@ -34,18 +35,26 @@ def cmd_run(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from kinject.config import ModelConfig
+    from kinject.config import EvalConfig, ModelConfig
     from kinject.data.loaders import load_questions
+    from kinject.evaluation.diffusion import DiffusionSampler
+    from kinject.models.adapter import resolve_adapter
     from kinject.evaluation.qa import evaluate_qa
     from kinject.models.loading import load_model_and_tokenizer
     from kinject.reporting.run_dir import write_json, write_jsonl
     from kinject.reporting.tables import run_table
 
     questions = load_questions(args.test)[: args.max_questions]
-    model_cfg = ModelConfig(name=args.model, trust_remote_code=args.trust_remote_code)
+    model_cfg = ModelConfig(name=args.model, trust_remote_code=args.trust_remote_code,
+                            bidirectional=args.bidirectional, mask_id=args.mask_id)
     model, tokenizer, path = load_model_and_tokenizer(model_cfg)
+    adapter = resolve_adapter(model, tokenizer, model_cfg, needs_mask=False)
+    eval_cfg = EvalConfig(steps=args.steps or args.max_new_tokens, block_length=args.block_length,
+                          remasking=args.remasking, max_new_tokens=args.max_new_tokens)
+    sampler = DiffusionSampler.from_config(eval_cfg, adapter) if adapter.is_diffusion else None
     bf16 = args.bf16 == "true"
-    result, rows = evaluate_qa(model, tokenizer, questions, args.batch_size, args.max_new_tokens, bf16)
+    result, rows = evaluate_qa(model, tokenizer, questions, args.batch_size, args.max_new_tokens, bf16,
+                               sampler=sampler)
     entry = {"epoch": 0, "step": 0, **result}
     summary = {"run": "eval", "model": args.model, "model_path": path, "objective": "none (evaluation only)",
                "before": None, "final": entry, "best": None}
@@ -90,6 +99,19 @@ def cmd_model_prepare(args) -> int:
     return 0
 
 
+def cmd_world(args) -> int:
+    from kinject.config import load_runs
+    from kinject.world.build import build_world
+
+    configs = load_runs(args.config, args.overrides)
+    worlds = {c.world.dir: c.world for c in configs if c.world.dir}
+    if not worlds:
+        raise KinjectError(f"{args.config}: no world.dir set, so there is no world to build")
+    for world in worlds.values():
+        print(build_world(world))
+    return 0
+
+
 def cmd_config(args) -> int:
     from kinject.config import describe_schema
 
@@ -117,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-questions", type=int, default=None)
     ev.add_argument("--bf16", choices=("true", "false"), default="false", help="bf16 autocast (faster, batch-dependent)")
     ev.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
+    ev.add_argument("--bidirectional", action="store_true", help="build the decoder bidirectional (dLLM)")
+    ev.add_argument("--mask-id", type=int, default=None, help="dLLM mask token id (default: from the model)")
+    ev.add_argument("--steps", type=int, default=None, help="dLLM sampler steps (default: --max-new-tokens)")
+    ev.add_argument("--block-length", type=int, default=4, help="dLLM sampler block length")
+    ev.add_argument("--remasking", choices=("low_confidence", "random"), default="low_confidence")
     ev.set_defaults(func=cmd_eval)
 
     data = sub.add_parser("data", help="validate or generate data files").add_subparsers(dest="data_command", required=True)
@@ -133,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     model = sub.add_parser("model", help="manage the embedded default model").add_subparsers(dest="model_command", required=True)
     prep = model.add_parser("prepare", help="fetch and convert the offline SmolLM2-135M-Instruct once; print its directory")
     prep.set_defaults(func=cmd_model_prepare)
+
+    world = sub.add_parser("world", help="build the CPU-scale world (twin models + injection set) of a config")
+    world.add_argument("config", help="YAML config file with a world section")
+    world.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. world.epochs=10")
+    world.set_defaults(func=cmd_world)
 
     cfg = sub.add_parser("config", help="list every config key with its default and help")
     cfg.set_defaults(func=cmd_config)

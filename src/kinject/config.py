@@ -45,6 +45,15 @@ class ModelConfig:
     trust_remote_code: bool = _f(False, "Allow the model repository to run its own Python code. "
                                  "Off unless you set it.")
     revision: str | None = _f(None, "Hub revision (branch, tag or commit) of the model.")
+    bidirectional: bool = _f(False, "Build the decoder with bidirectional attention "
+                             "(config.is_causal=False) so it can be trained as a masked diffusion LM "
+                             "(objective.name=mdm). LLaDA/Dream checkpoints are bidirectional already.")
+    mask_id: int | None = _f(None, "Mask token id of a diffusion model. Default: the model config's "
+                             "mask_token_id (LLaDA-8B: 126336), else the tokenizer's mask token, else "
+                             "model.mask_token.")
+    shifted_logits: str = _f("auto", "Diffusion models: whether logits at position i predict token "
+                             "i+1 (Dream-style) instead of token i (LLaDA-style). auto: true for Dream "
+                             "checkpoints, false otherwise.", choices=("auto", "true", "false"))
 
 
 @dataclass
@@ -64,14 +73,25 @@ class DataConfig:
 
 @dataclass
 class ObjectiveConfig:
-    name: str = _f("standard", "Training objective.", choices=("standard", "masked"))
-    format: str = _f("pretrain", "standard only: 'pretrain' (BOS + document + EOS) or 'chat' "
-                     "(user asks for a fact, assistant turn is the document).",
-                     choices=("pretrain", "chat"))
-    chat_prompt: str = _f("Tell me a fact.", "standard/chat: the user turn.")
-    t_low: float = _f(0.05, "masked: t ~ Uniform(t_low, t_high) once per batch.")
-    t_high: float = _f(0.95, "masked: upper end of the mask-ratio range.")
-    fixed_t: float | None = _f(None, "masked: use this mask ratio for every batch instead of a range.")
+    name: str = _f("standard", "Training objective: standard or masked (arLLMs), mdm (masked "
+                   "diffusion, for bidirectional models).", choices=("standard", "masked", "mdm"))
+    format: str = _f("pretrain", "standard and mdm: 'pretrain' (BOS + document + EOS) or 'chat' "
+                     "(user asks for a fact, assistant turn is the document; for mdm the prompt is "
+                     "never masked).", choices=("pretrain", "chat"))
+    chat_prompt: str = _f("Tell me a fact.", "chat format: the user turn.")
+    t_low: float = _f(0.05, "masked, mdm: t ~ Uniform(t_low, t_high) once per batch.")
+    t_high: float = _f(0.95, "masked, mdm: upper end of the mask-ratio range.")
+    fixed_t: float | None = _f(None, "masked, mdm: use this mask ratio for every batch instead of a range.")
+    t_per: str = _f("batch", "mdm: draw t once per batch (methods.md) or once per sequence (LLaDA "
+                    "pretraining; lower-variance gradients).", choices=("batch", "sequence"))
+    normalize: str = _f("sequence", "mdm: how the 1/t-weighted cross-entropy on masked positions is "
+                        "averaged. sequence: per sample by its number of maskable tokens, then over "
+                        "the batch (MFT). token: by the batch's number of maskable tokens. batch: by "
+                        "batch size x padded length (LLaDA pretraining).",
+                        choices=("sequence", "token", "batch"))
+    eos_fill: bool = _f(False, "mdm, chat (SFT) form: fill each answer with EOS tokens up to the "
+                        "batch's longest sequence and train on them like any token (LLaDA SFT), so the "
+                        "fixed-length sampler learns where an answer ends.")
     loss_on: str = _f("all", "masked: loss on every document token + end-of-turn ('all', as "
                       "published), or only on tokens whose copy in the prompt was masked ('masked').",
                       choices=("all", "masked"))
@@ -111,6 +131,42 @@ class EvalConfig:
     max_questions: int | None = _f(None, "Evaluate only the first N questions (after data.max_documents).")
     bf16: bool = _f(False, "bf16 autocast during evaluation. Off by default: in fp32, batched greedy "
                     "outputs equal one-question-at-a-time outputs; bf16 is faster but batch-dependent.")
+    sampler: str = _f("auto", "auto: greedy decoding for arLLMs, the masked-diffusion sampler for "
+                      "bidirectional models.", choices=("auto", "greedy", "diffusion"))
+    steps: int = _f(128, "diffusion sampler: denoising steps for the whole answer (eval.max_new_tokens "
+                    "mask tokens), split evenly over blocks.")
+    block_length: int = _f(4, "diffusion sampler: semi-autoregressive block length; blocks are "
+                           "filled left to right.")
+    remasking: str = _f("low_confidence", "diffusion sampler: which masked positions to fill each "
+                        "step: the most confident (low_confidence) or random ones.",
+                        choices=("low_confidence", "random"))
+    temperature: float = _f(0.0, "diffusion sampler: 0 is greedy; > 0 samples with Gumbel noise.")
+    seed: int = _f(0, "diffusion sampler: seed for random remasking and temperature > 0.")
+
+
+@dataclass
+class WorldConfig:
+    dir: str = _f("", "If set, `kinject run` first builds (once; cached by these settings) a CPU-scale "
+                  "world here: a tokenizer, a causal and a bidirectional twin model pretrained from "
+                  "scratch on fictional biographies + QA, and an injection set of new people "
+                  "(world.dir/data). See docs in src/kinject/world/build.py.")
+    seed: int = _f(0, "Seed of the world (people, wording, initial weights).")
+    pretrain_people: int = _f(200, "People whose biographies and QA pairs the twins are pretrained on.")
+    inject_people: int = _f(20, "Other people, whose biographies form the injection set.")
+    bios_per_person: int = _f(2, "Differently worded biographies per pretraining person (same facts, same "
+                              "order; knowledge augmentation helps later extraction).")
+    vocab_size: int = _f(1024, "BPE vocabulary trained on the pretraining text.")
+    hidden_size: int = _f(256, "Twin model width.")
+    intermediate_size: int = _f(768, "Twin model MLP width.")
+    layers: int = _f(4, "Twin model depth.")
+    heads: int = _f(4, "Attention heads.")
+    epochs: int = _f(80, "Pretraining epochs over the corpus (cosine schedule).")
+    lr: float = _f(2e-3, "Pretraining peak learning rate.")
+    batch_size: int = _f(64, "Pretraining batch size.")
+    t_per: str = _f("batch", "Bidirectional twin: mask ratio drawn per batch or per sequence.",
+                    choices=("batch", "sequence"))
+    probe_questions: int = _f(64, "Pretraining questions each twin answers after pretraining (recorded "
+                              "in world.json: did pretraining take?).")
 
 
 @dataclass
@@ -120,6 +176,7 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    world: WorldConfig = field(default_factory=WorldConfig)
     output_dir: str = _f("runs/kinject", "Run directory (named runs go in subdirectories).")
     save_model: bool = _f(False, "Save the trained model in Hugging Face format (model/).")
     run_name: str = _f("", "Name of this run (set from the runs: mapping).")
@@ -243,7 +300,7 @@ def load_runs(path: str | Path | None, cli_overrides: list[str] = ()) -> list[Co
     cli = parse_cli_overrides(list(cli_overrides))
     base = apply_overrides(Config(), raw, where)
     if not runs:
-        return [validate(apply_overrides(base, cli, "command line"))]
+        return [validate(resolve_world(apply_overrides(base, cli, "command line")))]
     configs = []
     for name, run_overrides in runs.items():
         if not isinstance(run_overrides, dict):
@@ -252,8 +309,25 @@ def load_runs(path: str | Path | None, cli_overrides: list[str] = ()) -> list[Co
         cfg = apply_overrides(cfg, cli, "command line")
         cfg.run_name = str(name)
         cfg.output_dir = str(Path(base.output_dir if "output_dir" not in cli else cli["output_dir"]) / str(name))
-        configs.append(validate(cfg))
+        configs.append(validate(resolve_world(cfg)))
     return configs
+
+
+def resolve_world(cfg: Config) -> Config:
+    """With world.dir set: model.name 'world:causal' / 'world:bidirectional' names a twin, and empty
+    data.train / data.test mean the world's injection set."""
+    if cfg.model.name.startswith("world:"):
+        twin = cfg.model.name.split(":", 1)[1]
+        if not cfg.world.dir:
+            raise KinjectError(f"config: key 'model.name': {cfg.model.name!r} needs world.dir")
+        if twin not in ("causal", "bidirectional"):
+            raise KinjectError(f"config: key 'model.name': {cfg.model.name!r}: the world's twins are "
+                               "'world:causal' and 'world:bidirectional'")
+        cfg.model.name = str(Path(cfg.world.dir) / twin)
+    if cfg.world.dir:
+        cfg.data.train = cfg.data.train or str(Path(cfg.world.dir) / "data" / "documents.jsonl")
+        cfg.data.test = cfg.data.test or str(Path(cfg.world.dir) / "data" / "questions.jsonl")
+    return cfg
 
 
 def validate(cfg: Config) -> Config:
@@ -275,6 +349,24 @@ def validate(cfg: Config) -> Config:
     need(e.every >= 0, "eval.every", "must be >= 0")
     need(e.batch_size >= 1, "eval.batch_size", "must be >= 1")
     need(e.max_new_tokens >= 1, "eval.max_new_tokens", "must be >= 1")
+    need(e.block_length >= 1, "eval.block_length", "must be >= 1")
+    need(e.temperature >= 0, "eval.temperature", "must be >= 0")
+    if e.sampler != "greedy":  # checked here so a dLLM run fails before training, not at evaluation
+        blocks = -(-e.max_new_tokens // e.block_length)
+        need(e.steps >= blocks, "eval.steps", f"must be >= the number of blocks ({blocks} = "
+             f"eval.max_new_tokens {e.max_new_tokens} / eval.block_length {e.block_length}, rounded up)")
+    need(cfg.model.mask_id is None or cfg.model.mask_id >= 0, "model.mask_id", "must be >= 0")
+    w = cfg.world
+    need(w.pretrain_people >= 1 and w.inject_people >= 1, "world.pretrain_people", "the world needs "
+         "pretrain_people >= 1 and inject_people >= 1")
+    from kinject.world.bios import max_people
+
+    need(w.pretrain_people + w.inject_people <= max_people(), "world.pretrain_people",
+         f"pretrain_people + inject_people must be <= {max_people()}")
+    need(w.hidden_size % w.heads == 0, "world.hidden_size", f"must be divisible by world.heads ({w.heads})")
+    need(min(w.layers, w.heads, w.epochs, w.batch_size, w.bios_per_person) >= 1, "world.layers",
+         "world.layers, heads, epochs, batch_size and bios_per_person must be >= 1")
+    need(w.vocab_size >= 300, "world.vocab_size", "must be >= 300 (256 bytes + special tokens)")
     need(bool(cfg.data.train), "data.train", "is required")
     need(bool(cfg.data.test), "data.test", "is required")
     need(bool(cfg.model.name), "model.name", "is required")

@@ -96,10 +96,42 @@ def check_output_dirs(configs: list[Config], overwrite: bool) -> None:
 
 
 def before_key(cfg: Config) -> str:
-    """Runs that share model and questions share the before-training evaluation."""
-    return json.dumps([cfg.model.name, cfg.model.source, cfg.model.revision, cfg.data.test,
-                       cfg.data.max_documents, cfg.eval.max_questions, cfg.eval.max_new_tokens,
-                       cfg.eval.bf16], sort_keys=True)
+    """Runs that share model, questions and decoding share the before-training evaluation."""
+    m, e = cfg.model, cfg.eval
+    return json.dumps([m.name, m.source, m.revision, m.bidirectional, m.mask_id, m.shifted_logits, cfg.data.test,
+                       cfg.data.max_documents, e.max_questions, e.max_new_tokens, e.bf16, e.sampler, e.steps,
+                       e.block_length, e.remasking, e.temperature, e.seed], sort_keys=True)
+
+
+def check_compatible(cfg: Config, objective_cls, adapter) -> None:
+    """arLLM objectives need a causal model and masked diffusion a bidirectional one."""
+    name = cfg.model.name
+    if objective_cls.needs_bidirectional and not adapter.is_diffusion:
+        raise KinjectError(f"config: key 'objective.name': 'mdm' needs a bidirectional model; '{name}' is causal "
+                           "(set model.bidirectional=true, or use a LLaDA/Dream checkpoint)")
+    if adapter.is_diffusion and not objective_cls.needs_bidirectional:
+        raise KinjectError(f"config: key 'objective.name': '{cfg.objective.name}' trains arLLMs; '{name}' is a "
+                           f"bidirectional ({adapter.family}) model: use objective.name=mdm")
+    if cfg.eval.sampler == "greedy" and adapter.is_diffusion:
+        raise KinjectError(f"config: key 'eval.sampler': greedy decoding needs a causal model; '{name}' is "
+                           f"bidirectional ({adapter.family})")
+    if cfg.eval.sampler == "diffusion" and not adapter.is_diffusion:
+        raise KinjectError(f"config: key 'eval.sampler': the diffusion sampler needs a bidirectional model; "
+                           f"'{name}' is causal")
+
+
+def make_sampler(cfg: Config, adapter):
+    """The masked-diffusion sampler for diffusion models, None (greedy decoding) for arLLMs."""
+    from kinject.evaluation.diffusion import DiffusionSampler
+
+    return DiffusionSampler.from_config(cfg.eval, adapter) if adapter.is_diffusion else None
+
+
+def describe_sampler(sampler) -> str:
+    if sampler is None:
+        return "greedy"
+    temperature = f", temperature {sampler.temperature}" if sampler.temperature else ""
+    return f"diffusion ({sampler.steps} steps, block {sampler.block_length}, {sampler.remasking}{temperature})"
 
 
 def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = False) -> dict:
@@ -108,7 +140,7 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     from transformers.integrations import TensorBoardCallback
 
     from kinject.evaluation.qa import evaluate_qa
-    from kinject.models.mask_token import resolve_mask_token
+    from kinject.models.adapter import resolve_adapter
     from kinject.objectives import objective_class
     from kinject.training.trainer import EpochEvalCallback, KinjectTrainer, training_arguments, use_bf16
 
@@ -119,17 +151,19 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     ks = prepare_data(cfg)
     texts = training_texts(ks, cfg.data.num_paraphrases)
 
-    # 2. model, tokenizer, mask token, objective, training sequences
+    # 2. model, tokenizer, adapter (family, mask token), objective, training sequences
     model, tokenizer, model_path = load_model_and_tokenizer(cfg.model)
     objective_cls = objective_class(cfg.objective.name)
-    mask = None
-    if objective_cls.needs_mask_token:
-        mask = resolve_mask_token(tokenizer, model, cfg.model.mask_token)
+    adapter = resolve_adapter(model, tokenizer, cfg.model, needs_mask=objective_cls.needs_mask_token)
+    check_compatible(cfg, objective_cls, adapter)
+    mask = adapter.mask
+    if mask:
         log(f"mask token: {mask.token!r} (id {mask.id}{', added' if mask.added else ''})")
     try:
-        objective = objective_cls(cfg.objective, tokenizer, mask.id if mask else None)
+        objective = objective_cls(cfg.objective, tokenizer, adapter.mask_id, adapter=adapter)
     except ValueError as e:
         raise KinjectError(f"model '{cfg.model.name}': {e}") from None
+    sampler = make_sampler(cfg, adapter)
     features = build_features(texts, objective, tokenizer, cfg.train.max_length, cfg.data.train)
 
     # 3. the run directory
@@ -145,7 +179,7 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         nonlocal eval_seconds
         t = time.time()
         result, rows = evaluate_qa(model, tokenizer, ks.questions, cfg.eval.batch_size, cfg.eval.max_new_tokens,
-                                   cfg.eval.bf16)
+                                   cfg.eval.bf16, sampler=sampler)
         eval_seconds += time.time() - t
         entry = run.add_evaluation(epoch, step, result, rows, time.time() - t)
         for direction in ("forward", "backward"):
@@ -200,6 +234,8 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         "final": final,
         "best": {**best, "selected_on": "test questions (optimistic)"} if best else None,
         "mask_token": {"token": mask.token, "id": mask.id, "added": mask.added} if mask else None,
+        "model_adapter": adapter.describe(),
+        "sampler": describe_sampler(sampler),
         "data": {**ks.describe(), "training_sequences": len(features)},
         "timing": {
             "train_seconds": round(train_seconds, 1),
@@ -221,6 +257,9 @@ def describe_objective(cfg: Config) -> str:
     if o.name == "standard":
         return f"standard ({o.format})"
     t = f"t={o.fixed_t}" if o.fixed_t is not None else f"t~U({o.t_low},{o.t_high})"
+    if o.name == "mdm":
+        per = " per sequence" if o.t_per == "sequence" and o.fixed_t is None else ""
+        return f"mdm ({o.format}, {t}{per}, {o.normalize} norm.)"
     extra = "" if o.loss_on == "all" else ", loss on masked only"
     control = ", random-token control" if o.corruption == "random_tokens" else ""
     return f"masked ({t}{extra}{control})"
@@ -230,6 +269,13 @@ def run_all(configs: list[Config], overwrite: bool = False) -> list[dict]:
     from kinject.reporting.tables import comparison_table
 
     check_output_dirs(configs, overwrite)
+    built = set()
+    for cfg in configs:  # a CPU-scale world the runs train on (built once, cached by its settings)
+        if cfg.world.dir and cfg.world.dir not in built:
+            from kinject.world.build import build_world
+
+            build_world(cfg.world)
+            built.add(cfg.world.dir)
     for cfg in configs:  # validate every run's data before the first one trains
         prepare_data(cfg)
     before_cache: dict = {}

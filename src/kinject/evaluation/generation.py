@@ -12,7 +12,7 @@ from transformers import GenerationConfig
 def autocast_context(model, bf16: bool):
     if not bf16:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=model.device.type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=next(model.parameters()).device.type, dtype=torch.bfloat16)
 
 
 @torch.no_grad()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from kinject.data.schema import QAItem
+from kinject.evaluation.diffusion import DiffusionSampler, diffusion_generate
 from kinject.evaluation.generation import generate_greedy
 from kinject.evaluation.metrics import aggregate, score
 from kinject.objectives.base import ChatPieces
@@ -19,10 +22,14 @@ def stop_ids(tokenizer) -> list[int]:
 
 
 def evaluate_qa(model, tokenizer, questions: list[QAItem], batch_size=32, max_new_tokens=128, bf16=False,
-                progress=True) -> tuple[dict, list[dict]]:
-    """Return (aggregate by direction and group, one row per question)."""
-    generated = generate_greedy(
-        model, tokenizer, question_prompts(tokenizer, questions), stop_ids(tokenizer),
+                progress=True, sampler: DiffusionSampler | None = None) -> tuple[dict, list[dict]]:
+    """Return (aggregate by direction and group, one row per question).
+
+    Greedy decoding for arLLMs; with a DiffusionSampler, masked-diffusion sampling of
+    max_new_tokens positions. Same prompts, stop tokens and scoring either way."""
+    generate = generate_greedy if sampler is None else partial(diffusion_generate, sampler=sampler)
+    generated = generate(
+        model, tokenizer, prompts=question_prompts(tokenizer, questions), stop_ids=stop_ids(tokenizer),
         batch_size=batch_size, max_new_tokens=max_new_tokens, bf16=bf16, progress=progress,
     )
     rows = []

@@ -119,17 +119,38 @@ def _embedded_gguf_dir() -> Path:
     return unpacked
 
 
+def _model_class(config):
+    """AutoModelForCausalLM, or AutoModel for remote-code checkpoints that only map that (Dream)."""
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    auto_map = getattr(config, "auto_map", None) or {}
+    if auto_map and "AutoModelForCausalLM" not in auto_map and "AutoModel" in auto_map:
+        return AutoModel
+    return AutoModelForCausalLM
+
+
 def load_model_and_tokenizer(cfg: ModelConfig, dtype=None):
-    """Load (model, tokenizer, resolved_path). Weights load only from safetensors."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Load (model, tokenizer, resolved_path). Weights load only from safetensors.
+
+    model.bidirectional builds the decoder with config.is_causal=False (transformers 5.x), the way
+    any Hugging Face decoder becomes a masked-diffusion denoiser."""
+    from transformers import AutoConfig, AutoTokenizer
 
     path = resolve_model_path(cfg)
     kwargs = dict(trust_remote_code=cfg.trust_remote_code, revision=cfg.revision)
     try:
+        config = AutoConfig.from_pretrained(path, **kwargs)
+        if cfg.bidirectional:
+            config.is_causal = False
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True, dtype=dtype or "float32", **kwargs)
+        model = _model_class(config).from_pretrained(path, config=config, use_safetensors=True,
+                                                     dtype=dtype or "float32", **kwargs)
     except (OSError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        text = str(e).strip()
+        if "trust_remote_code" in text and not cfg.trust_remote_code:
+            raise KinjectError(f"model '{cfg.name}': ships its own modelling code; set "
+                               "model.trust_remote_code=true if you trust it") from None
+        first = text.splitlines()[0] if text else type(e).__name__
         raise KinjectError(f"model '{cfg.name}': cannot load ({first})") from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

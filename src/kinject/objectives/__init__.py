@@ -1,12 +1,14 @@
 """Training objectives. Each is one small module; register new ones in OBJECTIVES."""
 
 from kinject.objectives.base import Objective
+from kinject.objectives.diffusion import MaskedDiffusionObjective
 from kinject.objectives.masked import MaskedObjective
 from kinject.objectives.standard import StandardObjective
 
 OBJECTIVES: dict[str, type[Objective]] = {
     StandardObjective.name: StandardObjective,
     MaskedObjective.name: MaskedObjective,
+    MaskedDiffusionObjective.name: MaskedDiffusionObjective,
 }
 
 
@@ -14,4 +16,4 @@ def objective_class(name: str) -> type[Objective]:
     return OBJECTIVES[name]
 
 
-__all__ = ["OBJECTIVES", "Objective", "objective_class", "MaskedObjective", "StandardObjective"]
+__all__ = ["OBJECTIVES", "Objective", "objective_class", "MaskedObjective", "MaskedDiffusionObjective", "StandardObjective"]

@@ -108,15 +108,21 @@ class Objective:
 
     name = "base"
     needs_mask_token = False
+    needs_bidirectional = False  # True: masked-diffusion objectives; False: arLLM objectives
 
-    def __init__(self, cfg, tokenizer, mask_id: int | None = None):
+    def __init__(self, cfg, tokenizer, mask_id: int | None = None, adapter=None):
         self.cfg = cfg
         self.tokenizer = tokenizer
         self.mask_id = mask_id
+        self.adapter = adapter  # kinject.models.adapter.ModelAdapter
 
     def build(self, document_ids: list[int]) -> dict:
         """One tokenized document -> one feature (see the module docstring)."""
         raise NotImplementedError
+
+    def build_pair(self, prompt_ids: list[int], answer_ids: list[int]) -> dict:
+        """A (prompt, answer) pair in SFT form: the prompt is context, the answer carries the loss."""
+        raise NotImplementedError(f"objective '{self.name}' has no (prompt, answer) form")
 
     def collate(self, features: list[dict]) -> dict[str, torch.Tensor]:
         return collate(features, self.tokenizer.pad_token_id)

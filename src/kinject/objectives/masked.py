@@ -19,8 +19,8 @@ class MaskedObjective(Objective):
     name = "masked"
     needs_mask_token = True
 
-    def __init__(self, cfg, tokenizer, mask_id=None):
-        super().__init__(cfg, tokenizer, mask_id)
+    def __init__(self, cfg, tokenizer, mask_id=None, adapter=None):
+        super().__init__(cfg, tokenizer, mask_id, adapter)
         if cfg.corruption == "mask" and mask_id is None:
             raise ValueError("masked fine-tuning needs a mask token id")
         self.chat = ChatPieces.from_tokenizer(tokenizer)

@@ -12,8 +12,9 @@ from kinject.objectives.base import ChatPieces, Objective, make_feature
 class StandardObjective(Objective):
     name = "standard"
 
-    def __init__(self, cfg, tokenizer, mask_id=None):
-        super().__init__(cfg, tokenizer, mask_id)
+    def __init__(self, cfg, tokenizer, mask_id=None, adapter=None):
+        super().__init__(cfg, tokenizer, mask_id, adapter)
+        self.chat = None  # chat-template pieces, only when a chat form is used
         if cfg.format == "chat":
             self.chat = ChatPieces.from_tokenizer(tokenizer)
             self.prompt = self.chat.prompt_ids(tokenizer, cfg.chat_prompt)
@@ -25,3 +26,6 @@ class StandardObjective(Objective):
         bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
         return make_feature([(bos, "context"), (document_ids, "target"), ([tok.eos_token_id], "label")])
 
+    def build_pair(self, prompt_ids: list[int], answer_ids: list[int]) -> dict:
+        self.chat = self.chat or ChatPieces.from_tokenizer(self.tokenizer)
+        return make_feature([(prompt_ids, "context"), (answer_ids, "target"), ([self.chat.end_of_turn], "label")])
