@@ -151,7 +151,7 @@ class WorldConfig:
                   "scratch on fictional biographies + QA, and an injection set of new people "
                   "(world.dir/data). See docs in src/kinject/world/build.py.")
     seed: int = _f(0, "Seed of the world (people, wording, initial weights).")
-    pretrain_people: int = _f(200, "People whose biographies and QA pairs the twins are pretrained on.")
+    pretrain_people: int = _f(30, "People whose biographies and QA pairs the twins are pretrained on.")
     inject_people: int = _f(20, "Other people, whose biographies form the injection set.")
     bios_per_person: int = _f(2, "Differently worded biographies per pretraining person (same facts, same "
                               "order; knowledge augmentation helps later extraction).")
@@ -160,9 +160,10 @@ class WorldConfig:
     intermediate_size: int = _f(768, "Twin model MLP width.")
     layers: int = _f(4, "Twin model depth.")
     heads: int = _f(4, "Attention heads.")
-    epochs: int = _f(80, "Pretraining epochs over the corpus (cosine schedule).")
+    epochs: int = _f(300, "Pretraining epochs over the corpus (cosine schedule). The masked-diffusion "
+                     "twin needs several times the passes the causal one does to memorize.")
     lr: float = _f(2e-3, "Pretraining peak learning rate.")
-    batch_size: int = _f(64, "Pretraining batch size.")
+    batch_size: int = _f(16, "Pretraining batch size.")
     t_per: str = _f("batch", "Bidirectional twin: mask ratio drawn per batch or per sequence.",
                     choices=("batch", "sequence"))
     probe_questions: int = _f(64, "Pretraining questions each twin answers after pretraining (recorded "
