@@ -367,3 +367,13 @@ def test_dream_style_checkpoints_load_with_automodel():
     assert _model_class(dream) is AutoModel
     assert _model_class(llada) is AutoModelForCausalLM
     assert _model_class(types.SimpleNamespace()) is AutoModelForCausalLM
+
+
+def test_shifted_logits_without_bos_never_mask_position_zero(tokenizer):
+    adapter = ModelAdapter("dream", MaskToken("m", 3, False), True, "bidirectional-4d", True)
+    no_bos = types.SimpleNamespace(bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
+                                   pad_token_id=tokenizer.pad_token_id)
+    obj = MaskedDiffusionObjective(ObjectiveConfig(name="mdm"), no_bos, 3, adapter=adapter)
+    feature = obj.build([10, 11, 12])
+    assert feature["input_ids"] == [10, 11, 12, tokenizer.eos_token_id]
+    assert feature["maskable"] == [False, True, True, True]

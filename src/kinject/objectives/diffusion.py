@@ -59,6 +59,8 @@ class MaskedDiffusionObjective(Objective):
             prompt = self.chat.prompt_ids(tok, self.cfg.chat_prompt)
             return self.build_pair(prompt, document_ids)
         bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
+        if not bos and self.adapter.shifted_logits:  # with shifted logits nothing predicts position 0
+            return self.feature(document_ids[:1], document_ids[1:] + [tok.eos_token_id])
         return self.feature(bos, document_ids + [tok.eos_token_id])
 
     def build_pair(self, prompt_ids: list[int], answer_ids: list[int]) -> dict:
