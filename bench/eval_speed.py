@@ -21,7 +21,7 @@ from pathlib import Path
 from kinject.config import EvalConfig, ModelConfig
 from kinject.data.generate import write_name_description
 from kinject.data.loaders import load_questions
-from kinject.evaluation.diffusion import DiffusionSampler
+from kinject.evaluation.diffusion import sampler_for
 from kinject.evaluation.qa import evaluate_qa
 from kinject.models.adapter import resolve_adapter
 from kinject.models.loading import load_model_and_tokenizer
@@ -43,10 +43,7 @@ def main() -> None:
     questions = load_questions(test)[: args.questions]
     model, tok, _ = load_model_and_tokenizer(ModelConfig(name=args.model))
     adapter = resolve_adapter(model, tok, ModelConfig(name=args.model), needs_mask=False)
-    sampler = None
-    if adapter.is_diffusion:
-        eval_cfg = EvalConfig(steps=args.steps or args.max_new_tokens, block_length=args.block_length)
-        sampler = DiffusionSampler.from_config(eval_cfg, adapter)
+    sampler = sampler_for(EvalConfig(steps=args.steps or args.max_new_tokens, block_length=args.block_length), adapter)
 
     t = time.time()
     _, batched = evaluate_qa(model, tok, questions, args.batch_size, args.max_new_tokens, progress=False,

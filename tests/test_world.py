@@ -39,8 +39,8 @@ def test_biography_states_every_fact_name_first_and_questions_point_both_ways():
 
 def test_injection_people_are_not_in_the_pretraining_corpus():
     cfg = WorldConfig(pretrain_people=30, inject_people=5)
-    bios, pairs, docs, qa = corpus(cfg)
-    pretrain_text = " ".join(bios) + " ".join(q + a for q, a in pairs)
+    bios, pretrain_qa, docs, qa = corpus(cfg)
+    pretrain_text = " ".join(bios) + " ".join(q["question"] + q["answer"] for q in pretrain_qa)
     for doc in docs:
         name = doc["text"].split(" was born")[0].split(" came into")[0]
         assert name not in pretrain_text

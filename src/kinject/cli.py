@@ -37,7 +37,7 @@ def cmd_run(args) -> int:
 def cmd_eval(args) -> int:
     from kinject.config import EvalConfig, ModelConfig
     from kinject.data.loaders import load_questions
-    from kinject.evaluation.diffusion import DiffusionSampler
+    from kinject.evaluation.diffusion import sampler_for
     from kinject.models.adapter import resolve_adapter
     from kinject.evaluation.qa import evaluate_qa
     from kinject.models.loading import load_model_and_tokenizer
@@ -51,7 +51,7 @@ def cmd_eval(args) -> int:
     adapter = resolve_adapter(model, tokenizer, model_cfg, needs_mask=False)
     eval_cfg = EvalConfig(steps=args.steps or args.max_new_tokens, block_length=args.block_length,
                           remasking=args.remasking, max_new_tokens=args.max_new_tokens)
-    sampler = DiffusionSampler.from_config(eval_cfg, adapter) if adapter.is_diffusion else None
+    sampler = sampler_for(eval_cfg, adapter)
     bf16 = args.bf16 == "true"
     result, rows = evaluate_qa(model, tokenizer, questions, args.batch_size, args.max_new_tokens, bf16,
                                sampler=sampler)

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from kinject.errors import KinjectError
+from kinject.world.bios import max_people
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -360,8 +361,6 @@ def validate(cfg: Config) -> Config:
     w = cfg.world
     need(w.pretrain_people >= 1 and w.inject_people >= 1, "world.pretrain_people", "the world needs "
          "pretrain_people >= 1 and inject_people >= 1")
-    from kinject.world.bios import max_people
-
     need(w.pretrain_people + w.inject_people <= max_people(), "world.pretrain_people",
          f"pretrain_people + inject_people must be <= {max_people()}")
     need(w.hidden_size % w.heads == 0, "world.hidden_size", f"must be divisible by world.heads ({w.heads})")

@@ -120,13 +120,6 @@ def check_compatible(cfg: Config, objective_cls, adapter) -> None:
                            f"'{name}' is causal")
 
 
-def make_sampler(cfg: Config, adapter):
-    """The masked-diffusion sampler for diffusion models, None (greedy decoding) for arLLMs."""
-    from kinject.evaluation.diffusion import DiffusionSampler
-
-    return DiffusionSampler.from_config(cfg.eval, adapter) if adapter.is_diffusion else None
-
-
 def describe_sampler(sampler) -> str:
     if sampler is None:
         return "greedy"
@@ -139,6 +132,7 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     from torch.utils.tensorboard import SummaryWriter
     from transformers.integrations import TensorBoardCallback
 
+    from kinject.evaluation.diffusion import sampler_for
     from kinject.evaluation.qa import evaluate_qa
     from kinject.models.adapter import resolve_adapter
     from kinject.objectives import objective_class
@@ -163,7 +157,7 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         objective = objective_cls(cfg.objective, tokenizer, adapter.mask_id, adapter=adapter)
     except ValueError as e:
         raise KinjectError(f"model '{cfg.model.name}': {e}") from None
-    sampler = make_sampler(cfg, adapter)
+    sampler = sampler_for(cfg.eval, adapter)
     features = build_features(texts, objective, tokenizer, cfg.train.max_length, cfg.data.train)
 
     # 3. the run directory

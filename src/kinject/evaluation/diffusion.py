@@ -37,6 +37,11 @@ class DiffusionSampler:
                    eval_cfg.seed)
 
 
+def sampler_for(eval_cfg, adapter) -> DiffusionSampler | None:
+    """The masked-diffusion sampler for diffusion models; None (greedy decoding) for arLLMs."""
+    return DiffusionSampler.from_config(eval_cfg, adapter) if adapter.is_diffusion else None
+
+
 def split_evenly(total: torch.Tensor, parts: int) -> torch.Tensor:
     """(B,) counts -> (B, parts): as equal as possible, larger parts first (LLaDA's schedule)."""
     base, rest = total // parts, total % parts
@@ -108,7 +113,7 @@ def diffusion_generate_batch(model, sampler: DiffusionSampler, prompts: list[lis
     outputs = []
     for row in range(batch):
         generated = x[row, width:].tolist()
-        cut = next((i for i, tok in enumerate(generated) if tok in stop_ids or tok == mask_id), len(generated))
+        cut = next((i for i, tok in enumerate(generated) if tok in stop_ids), len(generated))
         outputs.append(generated[:cut])
     return outputs
 

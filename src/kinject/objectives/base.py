@@ -64,6 +64,13 @@ class ChatPieces:
         return self.before_user + encode_text(tokenizer, user_text) + self.between
 
 
+def draw_mask_ratio(cfg, generator: torch.Generator, n: int = 1) -> torch.Tensor:
+    """(n,) mask ratios: cfg.fixed_t, or t ~ Uniform(cfg.t_low, cfg.t_high) from `generator`."""
+    if cfg.fixed_t is not None:
+        return torch.full((n,), float(cfg.fixed_t))
+    return cfg.t_low + (cfg.t_high - cfg.t_low) * torch.rand((n,), generator=generator)
+
+
 def make_feature(pieces: list[tuple[list[int], str]]) -> dict:
     """Concatenate (ids, role) pieces; role is 'context', 'maskable', 'target' or 'label'.
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kinject.objectives.base import IGNORE, ChatPieces, Objective, collate
+from kinject.objectives.base import IGNORE, ChatPieces, Objective, collate, draw_mask_ratio
 
 
 class MaskedDiffusionObjective(Objective):
@@ -85,10 +85,8 @@ class MaskedDiffusionObjective(Objective):
 
     def sample_t(self, generator: torch.Generator, batch_size: int = 1) -> torch.Tensor:
         """(B, 1) mask ratios: one for the whole batch (methods.md), or one per sequence (LLaDA)."""
-        if self.cfg.fixed_t is not None:
-            return torch.full((batch_size, 1), float(self.cfg.fixed_t))
-        u = torch.rand((batch_size if self.cfg.t_per == "sequence" else 1, 1), generator=generator)
-        return (self.cfg.t_low + (self.cfg.t_high - self.cfg.t_low) * u).expand(batch_size, 1)
+        draws = batch_size if self.cfg.t_per == "sequence" else 1
+        return draw_mask_ratio(self.cfg, generator, draws)[:, None].expand(batch_size, 1)
 
     def corrupt(self, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return (noisy input_ids, masked positions (B, L) bool, t (B, 1))."""

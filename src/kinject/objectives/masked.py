@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from kinject.objectives.base import IGNORE, ChatPieces, Objective, causal_lm_loss, encode_text, make_feature
+from kinject.objectives.base import (IGNORE, ChatPieces, Objective, causal_lm_loss, draw_mask_ratio, encode_text,
+                                     make_feature)
 
 
 class MaskedObjective(Objective):
@@ -40,10 +41,7 @@ class MaskedObjective(Objective):
         ])
 
     def sample_t(self, generator: torch.Generator) -> float:
-        if self.cfg.fixed_t is not None:
-            return self.cfg.fixed_t
-        u = torch.rand((), generator=generator).item()
-        return self.cfg.t_low + (self.cfg.t_high - self.cfg.t_low) * u
+        return draw_mask_ratio(self.cfg, generator).item()
 
     def corrupt(self, batch: dict, generator: torch.Generator) -> tuple[dict, dict]:
         """Return a copy of the batch with the prompt copy corrupted and labels set, plus stats."""

@@ -36,7 +36,7 @@ from pathlib import Path
 from kinject.errors import KinjectError
 from kinject.models.loading import log
 from kinject.reporting.run_dir import write_json, write_jsonl
-from kinject.world.bios import BACKWARD, biography, make_people, questions
+from kinject.world.bios import biography, make_people, questions
 
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] "
           "+ '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
@@ -61,19 +61,19 @@ def is_built(cfg) -> bool:
         return False
 
 
-def corpus(cfg) -> tuple[list[str], list[tuple[str, str]], list[dict], list[dict]]:
-    """(pretraining biographies, pretraining (question, answer) pairs, injection documents, injection questions)."""
+def corpus(cfg) -> tuple[list[str], list[dict], list[dict], list[dict]]:
+    """(pretraining biographies, pretraining QA records, injection documents, injection questions)."""
     people = make_people(cfg.pretrain_people + cfg.inject_people, cfg.seed)
     rng = random.Random(cfg.seed + 1)
     pretrain, inject = people[: cfg.pretrain_people], people[cfg.pretrain_people :]
     bios = [biography(p, rng) for p in pretrain for _ in range(cfg.bios_per_person)]
-    pairs = [(q["question"], q["answer"]) for p in pretrain for q in questions(p)]
+    pretrain_qa = [q for p in pretrain for q in questions(p)]
     docs, qa = [], []
     for i, person in enumerate(inject):
         doc_id = f"person-{i:03d}"
         docs.append({"id": doc_id, "text": biography(person, rng)})
         qa += [{**q, "doc_id": doc_id} for q in questions(person)]
-    return bios, pairs, docs, qa
+    return bios, pretrain_qa, docs, qa
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
@@ -108,7 +108,7 @@ def twin_model(cfg, tokenizer, bidirectional: bool):
     return LlamaForCausalLM(config)
 
 
-def pretrain_twin(cfg, tokenizer, bios: list[str], pairs: list[tuple[str, str]], bidirectional: bool, out: Path) -> dict:
+def pretrain_twin(cfg, tokenizer, bios: list[str], pretrain_qa: list[dict], bidirectional: bool, out: Path) -> dict:
     """Pretrain one twin through kinject's training path; save it to `out`."""
     import torch
 
@@ -127,7 +127,8 @@ def pretrain_twin(cfg, tokenizer, bios: list[str], pairs: list[tuple[str, str]],
         objective = StandardObjective(ObjectiveConfig(name="standard"), tokenizer, adapter=adapter)
     chat = ChatPieces.from_tokenizer(tokenizer)
     features = [objective.build(encode_text(tokenizer, text)) for text in bios]
-    features += [objective.build_pair(chat.prompt_ids(tokenizer, q), encode_text(tokenizer, a)) for q, a in pairs]
+    features += [objective.build_pair(chat.prompt_ids(tokenizer, q["question"]), encode_text(tokenizer, q["answer"]))
+                 for q in pretrain_qa]
     train_cfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
                             warmup_ratio=0.05, weight_decay=0.1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,7 +142,7 @@ def pretrain_twin(cfg, tokenizer, bios: list[str], pairs: list[tuple[str, str]],
         trainer.train()
         seconds = time.time() - started
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    recall = pretraining_recall(model, tokenizer, adapter, pairs[: cfg.probe_questions])
+    recall = pretraining_recall(model, tokenizer, adapter, pretrain_qa[: cfg.probe_questions])
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     kind = "bidirectional (mdm)" if bidirectional else "causal (standard)"
@@ -153,16 +154,15 @@ def pretrain_twin(cfg, tokenizer, bios: list[str], pairs: list[tuple[str, str]],
             "pretraining_qa_recall": recall}
 
 
-def pretraining_recall(model, tokenizer, adapter, pairs: list[tuple[str, str]]) -> dict:
+def pretraining_recall(model, tokenizer, adapter, pretrain_qa: list[dict]) -> dict:
     """Mean ROUGE-1 recall by direction on pretraining questions: did pretraining take?"""
     from kinject.config import EvalConfig
     from kinject.data.schema import QAItem
-    from kinject.evaluation.diffusion import DiffusionSampler
+    from kinject.evaluation.diffusion import sampler_for
     from kinject.evaluation.qa import evaluate_qa
 
-    backward = {t.split("{")[0] for t, _ in BACKWARD}
-    items = [QAItem(q, (a,), "backward" if any(q.startswith(b) for b in backward) else "forward") for q, a in pairs]
-    sampler = DiffusionSampler.from_config(EvalConfig(steps=32), adapter) if adapter.is_diffusion else None
+    items = [QAItem(q["question"], (q["answer"],), q["direction"]) for q in pretrain_qa]
+    sampler = sampler_for(EvalConfig(steps=32), adapter)
     result, _ = evaluate_qa(model, tokenizer, items, batch_size=64, max_new_tokens=32, sampler=sampler,
                             progress=False)
     return {d: round(result[d]["rouge1_recall"], 3) for d in ("forward", "backward") if d in result}
@@ -179,14 +179,14 @@ def build_world(cfg) -> Path:
             raise KinjectError(f"{target}: world.dir holds other files; choose an empty or new directory")
         log(f"world settings changed; rebuilding {target}")
     started = time.time()
-    bios, pairs, docs, qa = corpus(cfg)
-    log(f"world: {cfg.pretrain_people} people to pretrain on ({len(bios)} biographies, {len(pairs)} QA pairs), "
+    bios, pretrain_qa, docs, qa = corpus(cfg)
+    log(f"world: {cfg.pretrain_people} people to pretrain on ({len(bios)} biographies, {len(pretrain_qa)} QA pairs), "
         f"{cfg.inject_people} new people to inject")
-    tokenizer = train_tokenizer(bios + [f"{q} {a}" for q, a in pairs], cfg.vocab_size)  # pretraining text only
+    tokenizer = train_tokenizer(bios + [f"{q['question']} {q['answer']}" for q in pretrain_qa], cfg.vocab_size)  # pretraining text only
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:
-        twins = {name: pretrain_twin(cfg, tokenizer, bios, pairs, name == "bidirectional", tmp / name)
+        twins = {name: pretrain_twin(cfg, tokenizer, bios, pretrain_qa, name == "bidirectional", tmp / name)
                  for name in ("causal", "bidirectional")}
         write_jsonl(tmp / "data" / "documents.jsonl", docs)
         write_jsonl(tmp / "data" / "questions.jsonl", qa)
