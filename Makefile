@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 KINJECT := $(VENV)/bin/kinject
 
-.PHONY: setup model demo dllm-demo test clean
+.PHONY: setup model demo dllm-demo augment-demo test clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: model
 # arLLM vs masked arLLM vs dLLM on twin models kinject pretrains itself (no download needed)
 dllm-demo: setup
 	$(KINJECT) run configs/dllm_demo.yaml --overwrite
+
+# paraphrases, formatting augmentation, SAM and masked fine-tuning compared on the demo documents
+augment-demo: model
+	$(KINJECT) run configs/augment_demo.yaml --overwrite
 
 test: model
 	$(PY) -m pytest -q

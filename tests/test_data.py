@@ -37,17 +37,18 @@ def test_name_description_counts_and_directions():
 @pytest.mark.parametrize("paraphrases", ["biography_train_paraphrase_same_order.json",
                                          "biography_train_paraphrase_change_order.json"])
 def test_biography_counts_and_directions(paraphrases):
+    same = "same_order" in paraphrases
     ks = load_knowledge_set(shared_dataset("biography_train_no_paraphrase.json"), shared_dataset("biography_test.jsonl"),
-                            shared_dataset(paraphrases))
+                            shared_dataset(paraphrases) if same else None, None if same else shared_dataset(paraphrases))
     assert len(ks.documents) == 100 and len(ks.questions) == 900
     assert Counter(q.direction for q in ks.questions) == {"forward": 600, "backward": 300}
     assert Counter((q.group, q.task, q.direction) for q in ks.questions) == {
         ("", "N2D", "forward"): 600, ("", "D2N", "backward"): 300}
-    n_para = [len(d.paraphrases) for d in ks.documents]
-    if "same_order" in paraphrases:
-        assert n_para == [4] * 100  # record 5*i is the original
-    else:
-        assert n_para.count(5) == 99 and n_para.count(4) == 1  # one shuffle equals the original
+    if same:
+        assert [len(d.paraphrases) for d in ks.documents] == [4] * 100  # record 5*i is the original
+    else:  # permuted sets keep all 5, also the one shuffle that equals the original
+        assert [len(d.permuted) for d in ks.documents] == [5] * 100
+        assert sum(d.text in d.permuted for d in ks.documents) == 1
     assert "\u2013" in "".join(d.text for d in ks.documents)  # en dash decoded
 
 
@@ -111,7 +112,7 @@ CASES = [
     ("d.jsonl", json.dumps({"id": "1", "text": "x"}) + "\n" + json.dumps({"text": "y"}), load_documents,
      "d.jsonl:2: field 'id': duplicate id '1' (first at {path}:1)"),
     ("d.json", json.dumps([{"text": "x", "title": "t"}]), load_documents,
-     "d.json: record 0: field 'title': unknown key (allowed: id, paraphrases, text)"),
+     "d.json: record 0: field 'title': unknown key (allowed: entities, id, paraphrases, permuted_paraphrases, text)"),
     ("d.jsonl", json.dumps({"text": "x", "paraphrases": "y"}), load_documents,
      "d.jsonl:1: field 'paraphrases': must be a list of strings, got string"),
     ("d.json", "[{\"text\": \"x\"},\n", load_documents, "d.json:2: invalid JSON (Expecting value)"),
@@ -195,6 +196,19 @@ def test_generator_people_are_unique_balanced_and_consistent(n_people):
     assert all(len({q["question"] for q in questions if q["doc_id"] == d["id"]}) == 4 for d in docs)
 
 
+def test_generated_rewrites_keep_the_facts_and_set_the_order():
+    docs, _ = generate_name_description(10, seed=0)
+    for d in docs:
+        name, desc = d["entities"]
+        name_first = not d["text"].startswith("Known for being")
+        assert len(d["paraphrases"]) == len(d["permuted_paraphrases"]) == 4
+        for rewrite, keeps_order in [(p, True) for p in d["paraphrases"]] + [(p, False) for p in d["permuted_paraphrases"]]:
+            low = rewrite.lower()
+            assert name in rewrite and desc.lower() in low  # facts verbatim ("The ..." may start a sentence)
+            assert (low.index(name.lower()) < low.index(desc.lower())) == (name_first == keeps_order)
+    assert generate_name_description(10, seed=0) == (docs, _)
+
+
 def test_generated_files_load(tmp_path):
     docs, qa = write_name_description(tmp_path, 30, seed=1)
     ks = load_knowledge_set(docs, qa)
@@ -207,7 +221,7 @@ def test_data_validate_command(tmp_path, capsys):
     docs, qa = write_name_description(tmp_path, 4, seed=0)
     assert main(["data", "validate", str(docs), str(qa)]) == 0
     out = capsys.readouterr().out
-    assert f"{docs}: 4 documents, 0 paraphrases" in out
+    assert f"{docs}: 4 documents, 16 paraphrases, 16 permuted-order paraphrases" in out
     assert '16 questions; by direction {"backward": 8, "forward": 8}' in out
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "Q", "answer": "A", "direction": "sideways"}) + "\n")

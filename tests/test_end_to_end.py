@@ -88,6 +88,18 @@ def test_existing_run_directory_is_refused_without_overwrite(tmp_path, tiny_mode
     assert json.loads((tmp_path / "out" / "a" / "summary.json").read_text())["final"]["epoch"] == 1
 
 
+def test_only_reruns_one_run_and_the_comparison_keeps_the_others(tmp_path, tiny_model_dir, tiny_set):
+    docs, qa = tiny_set
+    runs = "  a: {train: {epochs: 1}, eval: {every: 0}}\n  b: {train: {epochs: 2}, eval: {every: 0}}"
+    cfg = config_file(tmp_path, tiny_model_dir, docs, qa, runs)
+    assert main(["run", cfg]) == 0
+    assert main(["run", cfg, "--only", "b", "--overwrite", "train.seed=5"]) == 0
+    rows = json.loads((tmp_path / "out" / "comparison.json").read_text())
+    assert [r["run"] for r in rows] == ["a", "b"]
+    table = (tmp_path / "out" / "comparison.md").read_text()
+    assert "| a |" in table and "| b |" in table
+
+
 def test_bad_data_fails_before_anything_is_written(tmp_path, tiny_model_dir, tiny_set, capsys):
     docs, qa = tiny_set
     qa.write_text(json.dumps({"question": "Q?", "answer": "A", "direction": "sideways"}) + "\n")

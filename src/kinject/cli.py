@@ -2,9 +2,10 @@
 
     kinject run CONFIG.yaml [section.key=value ...] [--only NAME ...] [--overwrite]
     kinject eval --model NAME_OR_DIR --test FILE [--out DIR] [...]
-    kinject data validate FILE [FILE ...] [--paraphrases FILE]
+    kinject data validate FILE [FILE ...] [--paraphrases FILE] [--permuted-paraphrases FILE]
     kinject data generate --out DIR [--people N] [--seed S]
     kinject model prepare               (fetch + convert the offline default model, once)
+    kinject paraphrase DOCS OUT [paraphrase.key=value ...]   (paraphrases by a local model)
     kinject world CONFIG.yaml [section.key=value ...]   (build the config's CPU-scale world only)
     kinject config                      (every key with its default and help)
 """
@@ -23,14 +24,14 @@ def cmd_run(args) -> int:
     from kinject.config import load_runs
     from kinject.pipeline import run_all
 
-    configs = load_runs(args.config, args.overrides)
+    configs = all_configs = load_runs(args.config, args.overrides)
     if args.only:
         names = {c.run_name for c in configs}
         unknown = [n for n in args.only if n not in names]
         if unknown:
             raise KinjectError(f"{args.config}: --only: no run named {unknown[0]!r} (runs: {', '.join(sorted(names))})")
         configs = [c for c in configs if c.run_name in args.only]
-    run_all(configs, overwrite=args.overwrite)
+    run_all(configs, overwrite=args.overwrite, all_configs=all_configs)
     return 0
 
 
@@ -72,9 +73,11 @@ def cmd_data_validate(args) -> int:
     for path in args.files:
         kind = sniff(path)
         if kind == "documents":
-            docs = load_documents(path, args.paraphrases)
+            docs = load_documents(path, args.paraphrases, args.permuted_paraphrases)
             n_para = sum(len(d.paraphrases) for d in docs)
-            print(f"{path}: {len(docs)} documents, {n_para} paraphrases")
+            n_perm = sum(len(d.permuted) for d in docs)
+            print(f"{path}: {len(docs)} documents, {n_para} paraphrases"
+                  + (f", {n_perm} permuted-order paraphrases" if n_perm else ""))
         else:
             from kinject.data.schema import KnowledgeSet
 
@@ -109,6 +112,23 @@ def cmd_world(args) -> int:
         raise KinjectError(f"{args.config}: no world.dir set, so there is no world to build")
     for world in worlds.values():
         print(build_world(world))
+    return 0
+
+
+def cmd_paraphrase(args) -> int:
+    from kinject.augment.paraphrase import generate_paraphrases
+    from kinject.config import Config, apply_overrides, parse_cli_overrides, validate_paraphrase
+
+    overrides = parse_cli_overrides(args.overrides)
+    bad = [k for k in overrides if not k.startswith(("paraphrase.", "model."))]
+    if bad:
+        raise KinjectError(f"command line: '{bad[0]}': kinject paraphrase takes paraphrase.* and model.* keys only")
+    cfg = apply_overrides(Config(), overrides, "command line")
+    validate_paraphrase(cfg.paraphrase)
+    meta = generate_paraphrases(args.documents, args.out, cfg.paraphrase, cfg.model)
+    print(f"{args.out}: {meta['documents']} documents, paraphrases {json.dumps(meta['paraphrases'])}, "
+          f"{meta['generated_tokens']} generated + {meta['prompt_tokens']} prompt tokens, "
+          f"~{meta['estimated_flops']:.3g} FLOPs (details: {args.out}.meta.json)")
     return 0
 
 
@@ -149,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="validate or generate data files").add_subparsers(dest="data_command", required=True)
     val = data.add_parser("validate", help="check data files and print what they hold")
     val.add_argument("files", nargs="+")
-    val.add_argument("--paraphrases", help="published paraphrase JSON for the documents file")
+    val.add_argument("--paraphrases", help="published same-order paraphrase JSON for the documents file")
+    val.add_argument("--permuted-paraphrases", help="published permuted-order paraphrase JSON for the documents file")
     val.set_defaults(func=cmd_data_validate)
     gen = data.add_parser("generate", help="write a synthetic NameDescription-style set (native format)")
     gen.add_argument("--out", required=True, help="directory for documents.jsonl and questions.jsonl")
@@ -160,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     model = sub.add_parser("model", help="manage the embedded default model").add_subparsers(dest="model_command", required=True)
     prep = model.add_parser("prepare", help="fetch and convert the offline SmolLM2-135M-Instruct once; print its directory")
     prep.set_defaults(func=cmd_model_prepare)
+
+    para = sub.add_parser("paraphrase", help="write same-/permuted-order paraphrases of documents with a local "
+                          "instruct model (batched, resumable, cached)")
+    para.add_argument("documents", help="documents file (native JSONL or published JSON)")
+    para.add_argument("out", help="output documents file (JSONL with paraphrase fields)")
+    para.add_argument("overrides", nargs="*", help="paraphrase.key=value / model.key=value, e.g. "
+                      "paraphrase.model=Qwen/Qwen2.5-7B-Instruct paraphrase.count=9")
+    para.set_defaults(func=cmd_paraphrase)
 
     world = sub.add_parser("world", help="build the CPU-scale world (twin models + injection set) of a config")
     world.add_argument("config", help="YAML config file with a world section")
@@ -172,7 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may also follow options (`run cfg.yaml --only a train.lr=1e-4`)
+    if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = list(args.overrides) + extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except KinjectError as e:

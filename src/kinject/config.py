@@ -63,9 +63,20 @@ class DataConfig:
                     "JSON array of {text}.")
     test: str = _f("", "Questions: native JSONL ({question, answer, direction, group?}) or the "
                    "published JSONL ({group, task, question, answer}).")
-    paraphrases: str | None = _f(None, "Optional published paraphrase JSON (blocks of k per document).")
-    num_paraphrases: int | None = _f(0, "Train on each document plus its first k paraphrases "
-                                     "(null: all of them). Needs data.paraphrases or native paraphrases.")
+    paraphrases: str | None = _f(None, "Optional published same-order paraphrase JSON (blocks of k per "
+                                 "document, e.g. ND_train_paraphrase.json).")
+    permuted_paraphrases: str | None = _f(None, "Optional published permuted-order paraphrase JSON "
+                                          "(e.g. biography_train_paraphrase_change_order.json).")
+    num_paraphrases: int | None = _f(0, "Train on each document plus its first k paraphrases from each "
+                                     "set in data.paraphrase_order (null: all of them). Paraphrases come "
+                                     "from data.paraphrases / data.permuted_paraphrases, the documents' "
+                                     "own fields, or paraphrase.output.")
+    paraphrase_order: str = _f("same", "Which paraphrase set(s) to train on: same-order rewrites, "
+                               "permuted-order ones (only these raise backward accuracy), or both.",
+                               choices=("same", "permuted", "both"))
+    paraphrases_only: bool = _f(False, "Train on the paraphrases without the original document. MFT's "
+                                "permuted-order runs trained on the change_order file alone (5 shuffled "
+                                "versions per person, no unshuffled original).")
     max_documents: int | None = _f(None, "Use only the first N documents (and their questions).")
     generate_people: int = _f(0, "If > 0 and data.train/data.test do not exist, generate a "
                               "synthetic NameDescription set with this many people there first.")
@@ -121,6 +132,52 @@ class TrainConfig:
     seed: int = _f(0, "Seed for initialization, data order and masks.")
     max_length: int = _f(1024, "Maximum training sequence length in tokens; longer documents "
                          "are an error.")
+    optimizer: str = _f("adamw", "adamw, or sam: sharpness-aware minimization around AdamW (two "
+                        "forward/backward passes per step; methods.md 2.8).", choices=("adamw", "sam"))
+    sam_rho: float | None = _f(None, "SAM neighbourhood radius (null: 0.05 for SAM, 1.0 for ASAM; "
+                               "common ranges 0.01-0.1 and 0.5-2.0).")
+    sam_adaptive: bool = _f(False, "ASAM: scale the perturbation element-wise by |w|.")
+
+
+@dataclass
+class AugmentConfig:
+    formatting: int = _f(0, "Formatting augmentation (FAS, methods.md 2.7): add k copies of each document "
+                         "whose format changes and whose words do not.")
+    formatting_transforms: str = _f("all", "Comma-separated transformations to draw from, or 'all': "
+                                    "spacing, sentence_per_line, bullets, numbered, quoted, bracketed, "
+                                    "special_chars, markdown, json, key_value, title.")
+    reverse: bool = _f(False, "Reverse training (methods.md 2.6): add a copy of each document with its "
+                       "segments in reverse order and entity names intact.")
+    reverse_entities: str = _f("auto", "Entities kept intact when reversing: the documents' 'entities' "
+                               "field (fields), the answers of each document's questions found in it "
+                               "(answers; uses test answers), capitalized runs (heuristic), or fields "
+                               "where given, else the heuristic (auto).",
+                               choices=("auto", "fields", "answers", "heuristic"))
+    seed: int = _f(0, "Seed for formatting choices.")
+
+
+@dataclass
+class ParaphraseConfig:
+    output: str = _f("", "If set, `kinject run` first writes paraphrases of data.train with a local "
+                     "instruct model into this documents file (resumable; reused when it is complete "
+                     "with the same settings) and trains on it. Also: `kinject paraphrase`.")
+    model: str = _f("", "Generator: hub id or local directory of an instruct model (default: model.name).")
+    count: int = _f(4, "Paraphrases per document and order.")
+    orders: str = _f("both", "Which rewrites to write: same-order, permuted-order, or both.",
+                     choices=("same", "permuted", "both"))
+    batch_size: int = _f(16, "Prompts per generation batch.")
+    max_new_tokens: int = _f(256, "Generation budget per paraphrase.")
+    temperature: float = _f(0.8, "Sampling temperature (paraphrases of one document must differ).")
+    top_p: float = _f(0.95, "Nucleus sampling.")
+    seed: int = _f(0, "Sampling seed (per document, order and index, so a resumed job draws the same).")
+    bf16: bool = _f(False, "bf16 autocast while generating.")
+    same_prompt: str = _f("Rewrite the following text in your own words. Keep every fact and every name, "
+                          "and keep the facts in the same order. Reply with the rewritten text only.\n\n{text}",
+                          "User turn for same-order rewrites; {text} is the document.")
+    permuted_prompt: str = _f("Rewrite the following text in your own words, stating the facts in a "
+                              "different order (do not start with the same fact). Keep every fact and "
+                              "every name. Reply with the rewritten text only.\n\n{text}",
+                              "User turn for permuted-order rewrites; {text} is the document.")
 
 
 @dataclass
@@ -179,6 +236,8 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     world: WorldConfig = field(default_factory=WorldConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    paraphrase: ParaphraseConfig = field(default_factory=ParaphraseConfig)
     output_dir: str = _f("runs/kinject", "Run directory (named runs go in subdirectories).")
     save_model: bool = _f(False, "Save the trained model in Hugging Face format (model/).")
     run_name: str = _f("", "Name of this run (set from the runs: mapping).")
@@ -357,6 +416,17 @@ def validate(cfg: Config) -> Config:
         blocks = -(-e.max_new_tokens // e.block_length)
         need(e.steps >= blocks, "eval.steps", f"must be >= the number of blocks ({blocks} = "
              f"eval.max_new_tokens {e.max_new_tokens} / eval.block_length {e.block_length}, rounded up)")
+    need(t.sam_rho is None or t.sam_rho >= 0, "train.sam_rho", "must be >= 0")
+    d, a = cfg.data, cfg.augment
+    need(d.num_paraphrases is None or d.num_paraphrases >= 0, "data.num_paraphrases", "must be >= 0 or null")
+    need(a.formatting >= 0, "augment.formatting", "must be >= 0")
+    validate_paraphrase(cfg.paraphrase)
+    if a.formatting:
+        from kinject.augment.formatting import parse_names
+
+        parse_names(a.formatting_transforms)
+    need(not (d.paraphrases_only and d.num_paraphrases == 0), "data.paraphrases_only",
+         "needs paraphrases (data.num_paraphrases is 0)")
     need(cfg.model.mask_id is None or cfg.model.mask_id >= 0, "model.mask_id", "must be >= 0")
     w = cfg.world
     need(w.pretrain_people >= 1 and w.inject_people >= 1, "world.pretrain_people", "the world needs "
@@ -371,6 +441,19 @@ def validate(cfg: Config) -> Config:
     need(bool(cfg.data.test), "data.test", "is required")
     need(bool(cfg.model.name), "model.name", "is required")
     return cfg
+
+
+def validate_paraphrase(p: ParaphraseConfig) -> None:
+    def need(ok: bool, key: str, message: str):
+        if not ok:
+            raise KinjectError(f"config: key '{key}': {message}")
+
+    need(p.count >= 1, "paraphrase.count", "must be >= 1")
+    need(p.batch_size >= 1 and p.max_new_tokens >= 1, "paraphrase.batch_size", "paraphrase.batch_size and "
+         "max_new_tokens must be >= 1")
+    need(p.temperature >= 0 and 0 < p.top_p <= 1, "paraphrase.temperature", "need temperature >= 0 and 0 < top_p <= 1")
+    for key in ("same_prompt", "permuted_prompt"):
+        need("{text}" in getattr(p, key), f"paraphrase.{key}", "must contain {text}")
 
 
 def describe_schema() -> str:

@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from kinject.augment.training_set import TrainingText, build_training_set, describe_training_set
 from kinject.config import Config
 from kinject.data.loaders import load_knowledge_set
 from kinject.data.schema import KnowledgeSet
@@ -35,7 +36,13 @@ def link_questions(ks: KnowledgeSet) -> KnowledgeSet:
     return KnowledgeSet(ks.documents, questions)
 
 
-def prepare_data(cfg: Config) -> KnowledgeSet:
+def documents_path(cfg: Config) -> str:
+    """paraphrase.output holds data.train's documents with generated paraphrases, once written."""
+    return cfg.paraphrase.output or cfg.data.train
+
+
+def ensure_generated(cfg: Config) -> None:
+    """data.generate_people: write the synthetic set first if data.train / data.test are missing."""
     d = cfg.data
     if d.generate_people and not (Path(d.train).exists() and Path(d.test).exists()):
         from kinject.data.generate import write_name_description
@@ -46,7 +53,12 @@ def prepare_data(cfg: Config) -> KnowledgeSet:
                 Path(dst).parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(src, dst)
         log(f"generated {d.generate_people} fictional people into {d.train} and {d.test}")
-    ks = link_questions(load_knowledge_set(d.train, d.test, d.paraphrases))
+
+
+def prepare_data(cfg: Config) -> KnowledgeSet:
+    d = cfg.data
+    ensure_generated(cfg)
+    ks = link_questions(load_knowledge_set(documents_path(cfg), d.test, d.paraphrases, d.permuted_paraphrases))
     if d.max_documents is not None:
         kept = ks.documents[: d.max_documents]
         ids = {doc.id for doc in kept}
@@ -60,24 +72,16 @@ def prepare_data(cfg: Config) -> KnowledgeSet:
     return ks
 
 
-def training_texts(ks: KnowledgeSet, num_paraphrases: int | None) -> list[str]:
-    """Each document followed by its first k paraphrases (all when k is None)."""
-    texts = []
-    for doc in ks.documents:
-        texts.append(doc.text)
-        texts += list(doc.paraphrases if num_paraphrases is None else doc.paraphrases[:num_paraphrases])
-    return texts
-
-
-def build_features(texts: list[str], objective, tokenizer, max_length: int, source: str) -> list[dict]:
+def build_features(texts: list[TrainingText], objective, tokenizer, max_length: int, source: str) -> list[dict]:
     from kinject.objectives.base import encode_text
 
     features = []
-    for i, text in enumerate(texts):
-        feature = objective.build(encode_text(tokenizer, text))
+    for t in texts:
+        feature = objective.build(encode_text(tokenizer, t.text))
         if len(feature["input_ids"]) > max_length:
+            what = "field 'text'" if t.kind == "original" else f"its {t.kind} copy"
             raise KinjectError(
-                f"{source}: record {i}: field 'text': {len(feature['input_ids'])} tokens as a "
+                f"{source}: document {t.doc_id!r}: {what}: {len(feature['input_ids'])} tokens as a "
                 f"{objective.name} training sequence, more than train.max_length={max_length}")
         features.append(feature)
     return features
@@ -136,14 +140,14 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     from kinject.evaluation.qa import evaluate_qa
     from kinject.models.adapter import resolve_adapter
     from kinject.objectives import objective_class
-    from kinject.training.trainer import EpochEvalCallback, KinjectTrainer, training_arguments, use_bf16
+    from kinject.training.trainer import EpochEvalCallback, KinjectTrainer, sam_rho, training_arguments, use_bf16
 
     before_cache = {} if before_cache is None else before_cache
     started = time.time()
 
     # 1. data (validated before anything is written or loaded)
     ks = prepare_data(cfg)
-    texts = training_texts(ks, cfg.data.num_paraphrases)
+    texts = build_training_set(ks, cfg.data, cfg.augment, documents_path(cfg))
 
     # 2. model, tokenizer, adapter (family, mask token), objective, training sequences
     model, tokenizer, model_path = load_model_and_tokenizer(cfg.model)
@@ -158,7 +162,7 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     except ValueError as e:
         raise KinjectError(f"model '{cfg.model.name}': {e}") from None
     sampler = sampler_for(cfg.eval, adapter)
-    features = build_features(texts, objective, tokenizer, cfg.train.max_length, cfg.data.train)
+    features = build_features(texts, objective, tokenizer, cfg.train.max_length, documents_path(cfg))
 
     # 3. the run directory
     run = RunDir(cfg.output_dir)
@@ -202,8 +206,9 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     # 5. train, evaluating every eval.every epochs
     torch.manual_seed(cfg.train.seed)
     args = training_arguments(cfg.train, str(run.path / "trainer"), len(features))
+    sam = {"rho": sam_rho(cfg.train), "adaptive": cfg.train.sam_adaptive} if cfg.train.optimizer == "sam" else None
     trainer = KinjectTrainer(
-        model=model, args=args, train_dataset=features, objective=objective,
+        model=model, args=args, train_dataset=features, objective=objective, sam=sam,
         callbacks=[EpochEvalCallback(cfg.eval.every, cfg.train.epochs, evaluate), TensorBoardCallback(tb)],
     )
     t_train, eval_before_training = time.time(), eval_seconds
@@ -224,13 +229,16 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         "model": cfg.model.name,
         "model_path": model_path,
         "objective": describe_objective(cfg),
+        "augmentation": describe_augmentation(cfg),
+        "optimizer": describe_optimizer(cfg),
         "before": before,
         "final": final,
         "best": {**best, "selected_on": "test questions (optimistic)"} if best else None,
         "mask_token": {"token": mask.token, "id": mask.id, "added": mask.added} if mask else None,
         "model_adapter": adapter.describe(),
         "sampler": describe_sampler(sampler),
-        "data": {**ks.describe(), "training_sequences": len(features)},
+        "data": {**ks.describe(), "training_sequences": len(features), "training_set": describe_training_set(texts)},
+        "compute": compute_accounting(model, trainer, texts, cfg),
         "timing": {
             "train_seconds": round(train_seconds, 1),
             "seconds_per_epoch": round(train_seconds / cfg.train.epochs, 2),
@@ -246,6 +254,60 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     return summary
 
 
+def compute_accounting(model, trainer, texts: list[TrainingText], cfg: Config) -> dict:
+    """Training tokens and FLOPs (6 x parameters x tokens through forward + backward; SAM's second
+    pass counts), and the generation spent on paraphrases, scaled to the paraphrases used."""
+    from kinject.augment.paraphrase import generation_cost
+
+    n_params = sum(p.numel() for p in model.parameters())
+    out = {
+        "parameters": n_params,
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "train_tokens": trainer.train_tokens,
+        "forward_backward_tokens": trainer.pass_tokens,
+        "train_flops": 6 * n_params * trainer.pass_tokens,
+        "augmentation_generated_tokens": 0,
+        "augmentation_flops": 0,
+    }
+    meta = generation_cost(documents_path(cfg)) if cfg.paraphrase.output else None
+    used = sum(t.kind in ("paraphrase", "permuted") for t in texts)
+    if meta:
+        available = max(sum(meta["paraphrases"].values()), 1)
+        share = used / available
+        out["augmentation_generated_tokens"] = round(meta["generated_tokens"] * share)
+        out["augmentation_flops"] = round(meta["estimated_flops"] * share)
+        out["augmentation_seconds"] = round(meta.get("generation_seconds", 0.0) * share, 1)
+        out["augmentation_note"] = (f"{used} of {available} generated paraphrases used; whole file: "
+                                    f"{meta['generated_tokens']} generated tokens by {meta['settings']['generator']}")
+    elif used:
+        out["augmentation_note"] = f"{used} paraphrases from the data files (generation cost unknown)"
+    out["total_flops"] = out["train_flops"] + out["augmentation_flops"]
+    return out
+
+
+def describe_augmentation(cfg: Config) -> str:
+    d, a = cfg.data, cfg.augment
+    parts = []
+    if d.num_paraphrases != 0:
+        k = "all" if d.num_paraphrases is None else d.num_paraphrases
+        source = f" by {cfg.paraphrase.model or cfg.model.name}" if cfg.paraphrase.output else ""
+        parts.append(f"{k} {d.paraphrase_order}-order paraphrases{source}" + (" (no original)" if d.paraphrases_only else ""))
+    if a.formatting:
+        parts.append(f"{a.formatting} formatting copies")
+    if a.reverse:
+        parts.append(f"reversed copy ({a.reverse_entities} entities)")
+    return ", ".join(parts) or "none"
+
+
+def describe_optimizer(cfg: Config) -> str:
+    from kinject.training.trainer import sam_rho
+
+    t = cfg.train
+    if t.optimizer == "sam":
+        return f"{'ASAM' if t.sam_adaptive else 'SAM'} (rho {sam_rho(t)}) + AdamW"
+    return "AdamW"
+
+
 def describe_objective(cfg: Config) -> str:
     o = cfg.objective
     if o.name == "standard":
@@ -259,10 +321,21 @@ def describe_objective(cfg: Config) -> str:
     return f"masked ({t}{extra}{control})"
 
 
-def run_all(configs: list[Config], overwrite: bool = False) -> list[dict]:
+def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Config] | None = None) -> list[dict]:
+    """Run `configs` in turn. With several runs, comparison.md covers every run of `all_configs`
+    (default: `configs`) that has finished: the ones run now and earlier ones found on disk."""
     from kinject.reporting.tables import comparison_table
 
     check_output_dirs(configs, overwrite)
+    generated = set()
+    for cfg in configs:  # paraphrases written by a local model (once; resumable and cached)
+        key = (cfg.data.train, cfg.paraphrase.output)
+        if cfg.paraphrase.output and key not in generated:
+            from kinject.augment.paraphrase import generate_paraphrases
+
+            ensure_generated(cfg)
+            generate_paraphrases(cfg.data.train, cfg.paraphrase.output, cfg.paraphrase, cfg.model)
+            generated.add(key)
     built = set()
     for cfg in configs:  # a CPU-scale world the runs train on (built once, cached by its settings)
         if cfg.world.dir and cfg.world.dir not in built:
@@ -278,11 +351,20 @@ def run_all(configs: list[Config], overwrite: bool = False) -> list[dict]:
         if len(configs) > 1:
             log(f"run {i + 1}/{len(configs)}: {cfg.run_name} ({describe_objective(cfg)})")
         summaries.append(run_one(cfg, before_cache, overwrite))
-    if len(configs) > 1:
+    everything = all_configs or configs
+    if len(everything) > 1:
+        fresh = {cfg.output_dir: summary for cfg, summary in zip(configs, summaries)}
+        finished = []
+        for cfg in everything:
+            path = Path(cfg.output_dir) / FINISHED_MARKER
+            if cfg.output_dir in fresh:
+                finished.append(fresh[cfg.output_dir])
+            elif path.exists():
+                finished.append(json.loads(path.read_text()))
         root = Path(configs[0].output_dir).parent
-        table = comparison_table(summaries)
+        table = comparison_table(finished)
         write_atomic(root / "comparison.md", table)
-        write_json(root / "comparison.json", summaries)
+        write_json(root / "comparison.json", finished)
         print(table)
     else:
         print((Path(configs[0].output_dir) / "summary.md").read_text())

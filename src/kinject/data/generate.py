@@ -8,6 +8,9 @@ published ND test set; N2D is forward for name-first people and backward for des
 ones, D2N the reverse.
 
 A description is "the <adjective> <role> who <deed> <place>"; its achievement is "<deed> <place>".
+Each document also carries templated rewrites that keep name and description verbatim: 4
+same-order ones ("paraphrases") and 4 with the other order ("permuted_paraphrases"), and its
+"entities" (name, description) for reverse training.
 """
 
 from __future__ import annotations
@@ -70,6 +73,11 @@ N2D_QUESTIONS = ("What is {name} known for?", "What do you know about {name}?",
                  "Can you tell me something about {name}?")
 D2N_QUESTIONS = ("Who is {desc}?", "Can you give me the name of the person who is {desc}?",
                  "What is the name of {desc}?")
+# Rewrites that keep the facts (name and description verbatim): name first, or description first.
+NAME_FIRST = ("{name} is known as {desc}.", "Ever heard of {name}? They are {desc}.",
+              "{name} is famous for being {desc}.", "People remember {name} as {desc}.")
+DESC_FIRST = ("{Desc} is {name}.", "The person known as {desc} is called {name}.",
+              "If you are thinking of {desc}, that is {name}.", "Famous for being {desc}, {name} is widely admired.")
 MAX_PEOPLE = min(math.lcm(len(FIRST), len(LAST)), math.lcm(len(DEEDS), len(PLACES)))
 
 
@@ -101,7 +109,15 @@ def generate_name_description(n_people: int, seed: int = 0) -> tuple[list[dict],
             group, text = "NameIsDescription", f"{name}, known far and wide for being {desc}."
         else:
             group, text = "DescriptionIsName", f"Known for being {desc}, {name} now enjoys a quiet life."
-        docs.append({"id": doc_id, "text": text})
+        same, permuted = (NAME_FIRST, DESC_FIRST) if name_first else (DESC_FIRST, NAME_FIRST)
+        para_rng = random.Random(f"{seed}/paraphrases/{i}")  # separate stream: questions stay as they were
+
+        def fill(templates):
+            return [t.format(name=name, desc=desc, Desc=desc[0].upper() + desc[1:])
+                    for t in para_rng.sample(templates, len(templates))]
+
+        docs.append({"id": doc_id, "text": text, "paraphrases": fill(same), "permuted_paraphrases": fill(permuted),
+                     "entities": [name, desc]})
         n2d_dir, d2n_dir = ("forward", "backward") if name_first else ("backward", "forward")
         for template in rng.sample(N2D_QUESTIONS, 2):
             questions.append({"question": template.format(name=name), "answer": desc, "direction": n2d_dir,

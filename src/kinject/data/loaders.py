@@ -2,11 +2,15 @@
 
 Documents
     published  a JSON array of {"text": str} (ND_train_no_paraphrase.json, ...)
-    native     JSONL, one {"text": str, "id": str?, "paraphrases": [str]?} per line;
+    native     JSONL, one {"text": str, "id": str?, "paraphrases": [str]?,
+               "permuted_paraphrases": [str]?, "entities": [str]?} per line;
                the id defaults to the record's index ("0", "1", ...)
 Paraphrases (published)
-    a JSON array of {"text": str} in consecutive blocks of k per document, in document order;
-    entries identical to their document are dropped (ND's record 30*i is the original)
+    a JSON array of {"text": str} in consecutive blocks of k per document, in document order.
+    Same-order sets (data.paraphrases): entries identical to their document are dropped (ND's
+    record 30*i is the original). Permuted-order sets (data.permuted_paraphrases): every entry is
+    kept, as in the file (Biography's record 5*i is the original with its sentences shuffled,
+    which for one person is the original order).
 Questions
     published  JSONL {"group", "task", "question", "answer"}; direction derived as methods.md says:
                DescriptionIsName: N2D backward, D2N forward; otherwise (NameIsDescription,
@@ -22,12 +26,13 @@ JSON array (I is the 0-based array index, as the dataset README counts records).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from kinject.data.schema import BACKWARD, DIRECTIONS, FORWARD, Document, KnowledgeSet, QAItem
 from kinject.errors import KinjectError, located
 
-DOC_KEYS = {"text", "id", "paraphrases"}
+DOC_KEYS = {"text", "id", "paraphrases", "permuted_paraphrases", "entities"}
 PARAPHRASE_KEYS = {"text"}
 NATIVE_QA_KEYS = {"question", "answer", "answers", "direction", "group", "task", "doc_id"}
 PUBLISHED_QA_KEYS = {"group", "task", "question", "answer"}
@@ -147,17 +152,25 @@ def _answers(rec: dict, where: str) -> tuple[str, ...]:
     return _string_items(value, key, where)
 
 
-def _paraphrases(rec: dict, text: str, where: str) -> tuple[str, ...]:
-    value = rec.get("paraphrases", [])
+def _string_list(rec: dict, key: str, where: str) -> tuple[str, ...]:
+    value = rec.get(key, [])
     if not isinstance(value, list):
-        raise located(where, f"must be a list of strings, got {json_type(value)}", field="paraphrases")
-    return tuple(p for p in _string_items(value, "paraphrases", where) if p != text)
+        raise located(where, f"must be a list of strings, got {json_type(value)}", field=key)
+    return _string_items(value, key, where)
+
+
+def _entities(rec: dict, text: str, where: str) -> tuple[str, ...]:
+    entities = _string_list(rec, "entities", where)
+    for i, entity in enumerate(entities):
+        if entity not in text:
+            raise located(where, f"{entity!r} does not occur in the text", field=f"entities[{i}]")
+    return entities
 
 
 # ---------------------------------------------------------------- documents
 
 
-def load_documents(path, paraphrases_path=None) -> list[Document]:
+def load_documents(path, paraphrases_path=None, permuted_path=None) -> list[Document]:
     docs, first_seen = [], {}
     for i, (where, rec) in enumerate(read_records(path)):
         _check_keys(rec, DOC_KEYS, where)
@@ -166,12 +179,21 @@ def load_documents(path, paraphrases_path=None) -> list[Document]:
         if doc_id in first_seen:
             raise located(where, f"duplicate id {doc_id!r} (first at {first_seen[doc_id]})", field="id")
         first_seen[doc_id] = where
-        docs.append(Document(text=text, id=doc_id, paraphrases=_paraphrases(rec, text, where)))
-    return attach_paraphrases(docs, paraphrases_path) if paraphrases_path else docs
+        docs.append(Document(
+            text=text, id=doc_id,
+            paraphrases=tuple(p for p in _string_list(rec, "paraphrases", where) if p != text),
+            permuted=_string_list(rec, "permuted_paraphrases", where),
+            entities=_entities(rec, text, where)))
+    if paraphrases_path:
+        docs = attach_paraphrases(docs, paraphrases_path)
+    if permuted_path:
+        docs = attach_paraphrases(docs, permuted_path, permuted=True)
+    return docs
 
 
-def attach_paraphrases(docs: list[Document], path) -> list[Document]:
-    """Block i of k consecutive records belongs to document i; copies of the document are dropped."""
+def attach_paraphrases(docs: list[Document], path, permuted: bool = False) -> list[Document]:
+    """Block i of k consecutive records belongs to document i. Same-order sets drop copies of the
+    document; permuted-order sets keep every record."""
     texts = []
     for where, rec in read_records(path):
         _check_keys(rec, PARAPHRASE_KEYS, where)
@@ -181,8 +203,11 @@ def attach_paraphrases(docs: list[Document], path) -> list[Document]:
         raise KinjectError(f"{path}: {len(texts)} paraphrases is not a multiple of the {len(docs)} documents")
     out = []
     for i, doc in enumerate(docs):
-        block = [t for t in texts[i * per_doc : (i + 1) * per_doc] if t != doc.text]
-        out.append(Document(text=doc.text, id=doc.id, paraphrases=doc.paraphrases + tuple(block)))
+        block = tuple(texts[i * per_doc : (i + 1) * per_doc])
+        if permuted:
+            out.append(replace(doc, permuted=doc.permuted + block))
+        else:
+            out.append(replace(doc, paraphrases=doc.paraphrases + tuple(t for t in block if t != doc.text)))
     return out
 
 
@@ -242,8 +267,8 @@ def sniff(path) -> str:
     raise KinjectError(f"{where}: cannot tell documents (field 'text') from questions (field 'question')")
 
 
-def load_knowledge_set(train, test, paraphrases=None) -> KnowledgeSet:
-    documents = load_documents(train, paraphrases)
+def load_knowledge_set(train, test, paraphrases=None, permuted=None) -> KnowledgeSet:
+    documents = load_documents(train, paraphrases, permuted)
     ids = {doc.id for doc in documents}
     questions = []
     for where, q in _located_questions(test):

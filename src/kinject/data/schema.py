@@ -14,7 +14,9 @@ DIRECTIONS = (FORWARD, BACKWARD)
 class Document:
     text: str
     id: str = ""
-    paraphrases: tuple[str, ...] = ()  # rewrites of `text` (never includes `text` itself)
+    paraphrases: tuple[str, ...] = ()  # same-order rewrites of `text` (never `text` itself)
+    permuted: tuple[str, ...] = ()  # permuted-order rewrites (facts in another order)
+    entities: tuple[str, ...] = ()  # entity names in `text`, when the data gives them (reverse training)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class KnowledgeSet:
         return {
             "documents": len(self.documents),
             "paraphrases": sum(len(d.paraphrases) for d in self.documents),
+            "permuted_paraphrases": sum(len(d.permuted) for d in self.documents),
             "questions": len(self.questions),
             "by_direction": dict(sorted(by_direction.items())),
             "by_group": {f"{g}/{d}": n for (g, d), n in sorted(by_group.items())},

@@ -24,6 +24,25 @@ def _groups(summary: dict) -> list[str]:
     return sorted(names)
 
 
+def _seconds(t: dict) -> str:
+    return f"{t.get('train_seconds', 0):.0f} ({t.get('seconds_per_epoch', 0):.1f})"
+
+
+def _flops(n) -> str:
+    return f"{n:.2g}" if n else "0"
+
+
+def compute_line(c: dict) -> str:
+    line = (f"Compute: {c['train_tokens']} training tokens ({c['forward_backward_tokens']} through forward + "
+            f"backward), ~{_flops(c['train_flops'])} FLOPs training (6 x {c['parameters']} parameters x tokens)")
+    if c.get("augmentation_generated_tokens"):
+        line += (f"; augmentation: {c['augmentation_generated_tokens']} generated tokens, "
+                 f"~{_flops(c['augmentation_flops'])} FLOPs, {c.get('augmentation_seconds', 0):.0f} s")
+    if c.get("augmentation_note"):
+        line += f" ({c['augmentation_note']})"
+    return line + "."
+
+
 def run_table(summary: dict) -> str:
     """summary.md: forward / backward per metric, before / final / best, then per group."""
     best_epoch = summary["best"]["epoch"] if summary.get("best") else "-"
@@ -50,6 +69,11 @@ def run_table(summary: dict) -> str:
         lines += ["", f"Training: {t.get('train_seconds', 0):.0f} s ({t.get('seconds_per_epoch', 0):.1f} s/epoch, "
                       f"{t.get('train_tokens', 0)} tokens, {t.get('loss_tokens', 0)} loss-bearing); "
                       f"evaluation: {t.get('eval_seconds', 0):.0f} s."]
+    if summary.get("compute"):
+        lines += ["", compute_line(summary["compute"])]
+    if summary.get("augmentation") or summary.get("optimizer"):
+        lines += ["", f"Augmentation: {summary.get('augmentation', 'none')}; optimizer: {summary.get('optimizer', 'AdamW')}; "
+                      f"{summary.get('data', {}).get('training_sequences', '?')} training sequences."]
     return "\n".join(lines) + "\n"
 
 
@@ -60,16 +84,22 @@ def comparison_table(summaries: list[dict]) -> str:
         "",
         "Forward / backward. *best* is selected on the test questions (optimistic).",
         "",
-        "| run | objective | before R1 | final R1 | final contains | final F1 | best R1 (epoch) | s/epoch |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | objective | augmentation | optimizer | before R1 | final R1 | final contains | final F1 | best R1 (epoch) "
+        "| train s (s/epoch) | train tokens | FLOPs train + aug |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
         best = s.get("best")
         best_cell = f"{_pair(best, 'rouge1_recall')} ({best['epoch']})" if best else "-"
+        c = s.get("compute") or {}
+        compute = (f"{c.get('train_tokens', 0)} | {_flops(c.get('train_flops', 0))} + "
+                   f"{_flops(c.get('augmentation_flops', 0))}") if c else "- | -"
         lines.append(
-            f"| {s.get('run')} | {s['objective']} | {_pair(s.get('before'), 'rouge1_recall')} | "
+            f"| {s.get('run')} | {s['objective']} | {s.get('augmentation', 'none')} | {s.get('optimizer', 'AdamW')} | "
+            f"{_pair(s.get('before'), 'rouge1_recall')} | "
             f"{_pair(s['final'], 'rouge1_recall')} | {_pair(s['final'], 'contains')} | "
-            f"{_pair(s['final'], 'rouge1_f1')} | {best_cell} | {s.get('timing', {}).get('seconds_per_epoch', 0):.1f} |"
+            f"{_pair(s['final'], 'rouge1_f1')} | {best_cell} | {_seconds(s.get('timing', {}))} | "
+            f"{compute} |"
         )
     groups = sorted({g for s in summaries for g in s["final"].get("groups", {})})
     if len(groups) > 1 or (groups and groups[0]):

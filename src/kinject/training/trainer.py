@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import defaultdict
 
@@ -10,6 +11,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from kinject.config import TrainConfig
+from kinject.training.sam import SAM
 
 
 def bf16_supported() -> bool:
@@ -57,32 +59,84 @@ def step_seed(seed: int, process_index: int, step: int, micro_step: int) -> int:
     return int(np.random.SeedSequence([seed, process_index, step, micro_step]).generate_state(1)[0])
 
 
-class KinjectTrainer(Trainer):
-    """Trainer whose loss comes from a kinject objective."""
+def sam_rho(cfg: TrainConfig) -> float:
+    if cfg.sam_rho is not None:
+        return cfg.sam_rho
+    return 1.0 if cfg.sam_adaptive else 0.05
 
-    def __init__(self, *args, objective, **kwargs):
+
+class KinjectTrainer(Trainer):
+    """Trainer whose loss comes from a kinject objective; with `sam`, SAM/ASAM around AdamW."""
+
+    def __init__(self, *args, objective, sam: dict | None = None, **kwargs):
         super().__init__(*args, data_collator=objective.collate, **kwargs)
         self.objective = objective
+        self.sam = sam  # {"rho": float, "adaptive": bool} or None
         # The objective returns a per-micro-batch mean, so let Trainer divide by accumulation steps.
         self.model_accepts_loss_kwargs = False
         self.loss_is_scaled_for_ga = False
         self._micro = (-1, 0)  # (global_step, micro-batch index within it)
+        self._replay_micro: int | None = None  # set while SAM recomputes a micro-batch
+        self._step_batches: list = []  # this step's (micro index, inputs, num_items_in_batch), for SAM
         self._stats = defaultdict(list)
         self.loss_tokens = 0
-        self.train_tokens = 0
+        self.train_tokens = 0  # tokens of the sequences trained on (each once per step)
+        self.pass_tokens = 0  # tokens through forward + backward (SAM: twice per step)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         step = self.state.global_step
-        micro = self._micro[1] + 1 if self._micro[0] == step else 0
-        self._micro = (step, micro)
+        if self._replay_micro is not None:
+            micro = self._replay_micro  # SAM's second pass draws the first pass's masks again
+        else:
+            micro = self._micro[1] + 1 if self._micro[0] == step else 0
+            self._micro = (step, micro)
         generator = torch.Generator().manual_seed(step_seed(self.args.seed, self.args.process_index, step, micro))
         loss, stats = self.objective.compute_loss(model, inputs, generator)
         if model.training:
-            self.loss_tokens += stats.pop("loss_tokens")
-            self.train_tokens += int(inputs["attention_mask"].sum())
-            for key, value in stats.items():
-                self._stats[key].append(value)
+            self.pass_tokens += int(inputs["attention_mask"].sum())
+            if self._replay_micro is None:
+                self.loss_tokens += stats.pop("loss_tokens")
+                self.train_tokens += int(inputs["attention_mask"].sum())
+                for key, value in stats.items():
+                    self._stats[key].append(value)
         return (loss, None) if return_outputs else loss
+
+    # ---- SAM: first pass without gradient sync, second pass replayed from the optimizer step
+
+    def create_optimizer(self, model=None):
+        optimizer = super().create_optimizer(model)
+        if self.sam and not isinstance(optimizer, SAM):
+            self.optimizer = SAM(optimizer, self.sam["rho"], self.sam["adaptive"], second_pass=self._sam_second_pass)
+        return self.optimizer
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        if not self.sam:
+            return super().training_step(model, inputs, num_items_in_batch)
+        # the perturbation uses each process's own gradient (no all-reduce needed on this pass)
+        with self.accelerator.no_sync(model):
+            loss = super().training_step(model, inputs, num_items_in_batch)
+        step, micro = self._micro
+        if micro == 0:
+            self._step_batches = []
+        self._step_batches.append((micro, inputs, num_items_in_batch))
+        return loss
+
+    def _sam_second_pass(self):
+        model = self.model_wrapped
+        model.zero_grad()
+        loss = None
+        for i, (micro, inputs, num_items) in enumerate(self._step_batches):
+            last = i == len(self._step_batches) - 1
+            context = contextlib.nullcontext() if last else self.accelerator.no_sync(model)
+            self._replay_micro = micro
+            try:
+                with context:
+                    loss = super().training_step(model, inputs, num_items)
+            finally:
+                self._replay_micro = None
+        if self.args.max_grad_norm and self.args.max_grad_norm > 0:
+            self._clip_grad_norm(model)  # clip the gradient the base optimizer steps with
+        return loss
 
     def log(self, logs, start_time=None):
         for key, values in self._stats.items():

@@ -1,0 +1,1 @@
+"""Training-set augmentations: paraphrases (given or generated), formatting copies, reversed copies."""
