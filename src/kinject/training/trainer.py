@@ -115,7 +115,7 @@ class KinjectTrainer(Trainer):
         # the perturbation uses each process's own gradient (no all-reduce needed on this pass)
         with self.accelerator.no_sync(model):
             loss = super().training_step(model, inputs, num_items_in_batch)
-        step, micro = self._micro
+        micro = self._micro[1]
         if micro == 0:
             self._step_batches = []
         self._step_batches.append((micro, inputs, num_items_in_batch))
