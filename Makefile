@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 KINJECT := $(VENV)/bin/kinject
 
-.PHONY: setup model demo dllm-demo augment-demo test clean
+.PHONY: setup model demo dllm-demo augment-demo math-demo test clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,6 +29,10 @@ dllm-demo: setup
 # paraphrases, formatting augmentation, SAM and masked fine-tuning compared on the demo documents
 augment-demo: model
 	$(KINJECT) run configs/augment_demo.yaml --overwrite
+
+# standard vs masked SFT on generated GSM8K-style problems
+math-demo: model
+	$(KINJECT) run configs/math_demo.yaml --overwrite
 
 test: model
 	$(PY) -m pytest -q

@@ -46,7 +46,7 @@ def test_defaults_follow_methods_md():
     (["train.lrr=1"], "command line: unknown key 'train.lrr' (did you mean 'train.lr'?)"),
     (["trian.lr=1"], "command line: unknown key 'trian' (did you mean 'train'?)"),
     (["train.epochs=many"], "command line: key 'train.epochs': expected int, got 'many'"),
-    (["objective.name=diffusion"], "command line: key 'objective.name': 'diffusion' is not one of standard, masked, mdm"),
+    (["objective.name=diffusion"], "command line: key 'objective.name': 'diffusion' is not one of standard, masked, mdm, sft, masked_sft"),
     (["train.lr"], "command line: override 'train.lr' must look like section.key=value"),
     (["train=3"], "command line: key 'train' is a section; set its fields, e.g. 'train.epochs'"),
     (["objective.t_low=0.9", "objective.t_high=0.1"], "config: key 'objective.t_low': need 0 <= t_low <= t_high <= 1"),

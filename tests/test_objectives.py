@@ -112,8 +112,9 @@ def test_fixed_t_mask_ratio(tokenizer):
     assert abs(sum(ratios) / len(ratios) - 0.75) < 0.01
 
 
-def test_loss_on_masked_keeps_exactly_the_masked_positions(tokenizer):
-    obj, mask_id = masked(tokenizer, loss_on="masked", fixed_t=0.5)
+@pytest.mark.parametrize("eot_loss", [True, False])
+def test_loss_on_masked_keeps_exactly_the_masked_positions(tokenizer, eot_loss):
+    obj, mask_id = masked(tokenizer, loss_on="masked", fixed_t=0.5, eot_loss=eot_loss)
     docs = [encode_text(tokenizer, DOC), encode_text(tokenizer, DOC[:40])]
     batch = obj.collate([obj.build(d) for d in docs])
     out, _ = obj.corrupt(batch, torch.Generator().manual_seed(3))
@@ -124,7 +125,8 @@ def test_loss_on_masked_keeps_exactly_the_masked_positions(tokenizer):
         assert was_masked.any() and (~was_masked).any()
         assert (target_labels[was_masked] != IGNORE).all()
         assert (target_labels[~was_masked] == IGNORE).all()
-        assert int((out["labels"][row] != IGNORE).sum()) == int(was_masked.sum())  # no end-of-turn
+        # + the end-of-turn token unless eot_loss is off
+        assert int((out["labels"][row] != IGNORE).sum()) == int(was_masked.sum()) + int(eot_loss)
 
 
 def test_random_token_control_replaces_the_whole_copy(tokenizer):

@@ -4,6 +4,7 @@
     kinject eval --model NAME_OR_DIR --test FILE [--out DIR] [...]
     kinject data validate FILE [FILE ...] [--paraphrases FILE] [--permuted-paraphrases FILE]
     kinject data generate --out DIR [--people N] [--seed S]
+    kinject data math --out DIR [--train N] [--test N] [--seed S]   (GSM8K-style problems)
     kinject model prepare               (fetch + convert the offline default model, once)
     kinject paraphrase DOCS OUT [paraphrase.key=value ...]   (paraphrases by a local model)
     kinject world CONFIG.yaml [section.key=value ...]   (build the config's CPU-scale world only)
@@ -72,7 +73,11 @@ def cmd_data_validate(args) -> int:
 
     for path in args.files:
         kind = sniff(path)
-        if kind == "documents":
+        if kind == "math":
+            from kinject.math.data import load_math
+
+            print(f"{path}: {len(load_math(path))} math problems")
+        elif kind == "documents":
             docs = load_documents(path, args.paraphrases, args.permuted_paraphrases)
             n_para = sum(len(d.paraphrases) for d in docs)
             n_perm = sum(len(d.permuted) for d in docs)
@@ -84,6 +89,14 @@ def cmd_data_validate(args) -> int:
             info = KnowledgeSet(questions=load_questions(path)).describe()
             print(f"{path}: {info['questions']} questions; by direction {json.dumps(info['by_direction'])}; "
                   f"by group {json.dumps(info['by_group'])}")
+    return 0
+
+
+def cmd_data_math(args) -> int:
+    from kinject.math.generate import write_math_split
+
+    train, test = write_math_split(args.out, args.train, args.test, args.seed)
+    print(f"wrote {train} and {test}")
     return 0
 
 
@@ -177,6 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--people", type=int, default=20)
     gen.add_argument("--seed", type=int, default=0)
     gen.set_defaults(func=cmd_data_generate)
+
+    gm = data.add_parser("math", help="write GSM8K-style train.jsonl / test.jsonl (verified answers, no shared problem)")
+    gm.add_argument("--out", required=True, help="directory for train.jsonl and test.jsonl")
+    gm.add_argument("--train", type=int, default=200)
+    gm.add_argument("--test", type=int, default=50)
+    gm.add_argument("--seed", type=int, default=0)
+    gm.set_defaults(func=cmd_data_math)
 
     model = sub.add_parser("model", help="manage the embedded default model").add_subparsers(dest="model_command", required=True)
     prep = model.add_parser("prepare", help="fetch and convert the offline SmolLM2-135M-Instruct once; print its directory")

@@ -81,12 +81,17 @@ class DataConfig:
     generate_people: int = _f(0, "If > 0 and data.train/data.test do not exist, generate a "
                               "synthetic NameDescription set with this many people there first.")
     generate_seed: int = _f(0, "Seed for the synthetic generator.")
+    generate_problems: int = _f(0, "task=math: if > 0 and data.train/data.test do not exist, generate this "
+                                "many GSM8K-style training problems (and data.generate_test_problems test "
+                                "problems, none shared) there first.")
+    generate_test_problems: int = _f(50, "task=math: test problems to generate with data.generate_problems.")
 
 
 @dataclass
 class ObjectiveConfig:
     name: str = _f("standard", "Training objective: standard or masked (arLLMs), mdm (masked "
-                   "diffusion, for bidirectional models).", choices=("standard", "masked", "mdm"))
+                   "diffusion, for bidirectional models); for task=math: sft or masked_sft.",
+                   choices=("standard", "masked", "mdm", "sft", "masked_sft"))
     format: str = _f("pretrain", "standard and mdm: 'pretrain' (BOS + document + EOS) or 'chat' "
                      "(user asks for a fact, assistant turn is the document; for mdm the prompt is "
                      "never masked).", choices=("pretrain", "chat"))
@@ -104,14 +109,20 @@ class ObjectiveConfig:
     eos_fill: bool = _f(False, "mdm, chat (SFT) form: fill each answer with EOS tokens up to the "
                         "batch's longest sequence and train on them like any token (LLaDA SFT), so the "
                         "fixed-length sampler learns where an answer ends.")
-    loss_on: str = _f("all", "masked: loss on every document token + end-of-turn ('all', as "
-                      "published), or only on tokens whose copy in the prompt was masked ('masked').",
-                      choices=("all", "masked"))
+    loss_on: str = _f("auto", "masked, masked_sft: loss on every document/answer token + end-of-turn "
+                      "('all'), or only on tokens whose copy in the prompt was masked ('masked'). auto: "
+                      "as published, 'all' for masked (2.3) and 'masked' for masked_sft (2.4).",
+                      choices=("auto", "all", "masked"))
+    eot_loss: bool = _f(True, "loss_on=masked: still train the end-of-turn token, which has no copy in the "
+                        "prompt to be masked. methods.md is silent; without it the model never learns to "
+                        "stop (SmolLM2-135M on the math demo wrote '#### 132000...' to the token limit).")
     corruption: str = _f("mask", "masked: 'mask' (the method) or 'random_tokens' (control: the "
                          "whole prompt copy replaced by uniformly random tokens).",
                          choices=("mask", "random_tokens"))
     instruction: str = _f("\nReturn the recovered masked passage.", "masked: appended to the "
                           "masked copy in the user turn.")
+    sft_instruction: str = _f("\nReturn the recovered masked answer.", "masked_sft: appended to the "
+                              "masked answer in the user turn.")
     response_prefix: str = _f("Here is the recovered text:\n\n", "masked: start of the assistant "
                               "turn, before the original (never in the loss).")
 
@@ -238,6 +249,9 @@ class Config:
     world: WorldConfig = field(default_factory=WorldConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     paraphrase: ParaphraseConfig = field(default_factory=ParaphraseConfig)
+    task: str = _f("knowledge", "knowledge: documents + forward/backward QA. math: (question, answer) SFT "
+                   "pairs (GSM8K or prompt/response JSONL) scored by the final number (objective sft or "
+                   "masked_sft).", choices=("knowledge", "math"))
     output_dir: str = _f("runs/kinject", "Run directory (named runs go in subdirectories).")
     save_model: bool = _f(False, "Save the trained model in Hugging Face format (model/).")
     run_name: str = _f("", "Name of this run (set from the runs: mapping).")
@@ -416,6 +430,11 @@ def validate(cfg: Config) -> Config:
         blocks = -(-e.max_new_tokens // e.block_length)
         need(e.steps >= blocks, "eval.steps", f"must be >= the number of blocks ({blocks} = "
              f"eval.max_new_tokens {e.max_new_tokens} / eval.block_length {e.block_length}, rounded up)")
+    math_objectives = ("sft", "masked_sft")
+    need((cfg.task == "math") == (o.name in math_objectives), "objective.name",
+         f"task={cfg.task} needs objective.name in {'sft, masked_sft' if cfg.task == 'math' else 'standard, masked, mdm'}"
+         f"; got {o.name!r}")
+    need(cfg.data.generate_test_problems >= 1, "data.generate_test_problems", "must be >= 1")
     need(t.sam_rho is None or t.sam_rho >= 0, "train.sam_rho", "must be >= 0")
     d, a = cfg.data, cfg.augment
     need(d.num_paraphrases is None or d.num_paraphrases >= 0, "data.num_paraphrases", "must be >= 0 or null")

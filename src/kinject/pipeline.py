@@ -55,7 +55,30 @@ def ensure_generated(cfg: Config) -> None:
         log(f"generated {d.generate_people} fictional people into {d.train} and {d.test}")
 
 
-def prepare_data(cfg: Config) -> KnowledgeSet:
+def prepare_math(cfg: Config):
+    """task=math: (train items, test items), generating GSM8K-style problems first if asked."""
+    from kinject.math.data import load_math
+
+    d = cfg.data
+    if d.generate_problems and not (Path(d.train).exists() and Path(d.test).exists()):
+        from kinject.math.generate import write_math_split
+
+        with tempfile.TemporaryDirectory() as tmp:
+            train, test = write_math_split(tmp, d.generate_problems, d.generate_test_problems, d.generate_seed)
+            for src, dst in ((train, d.train), (test, d.test)):
+                Path(dst).parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(src, dst)
+        log(f"generated {d.generate_problems} training and {d.generate_test_problems} test problems into "
+            f"{d.train} and {d.test}")
+    train, test = load_math(d.train), load_math(d.test)
+    if cfg.eval.max_questions is not None:
+        test = test[: cfg.eval.max_questions]
+    return train, test
+
+
+def prepare_data(cfg: Config):
+    if cfg.task == "math":
+        return prepare_math(cfg)
     d = cfg.data
     ensure_generated(cfg)
     ks = link_questions(load_knowledge_set(documents_path(cfg), d.test, d.paraphrases, d.permuted_paraphrases))
@@ -70,6 +93,17 @@ def prepare_data(cfg: Config) -> KnowledgeSet:
     if not ks.questions:
         raise KinjectError(f"{d.test}: no questions left to evaluate")
     return ks
+
+
+def build_sft_features(items, objective, max_length: int, source: str) -> list[dict]:
+    features = []
+    for i, item in enumerate(items):
+        feature = objective.build_qa(item.question, item.answer)
+        if len(feature["input_ids"]) > max_length:
+            raise KinjectError(f"{source}: record {i}: {len(feature['input_ids'])} tokens as a {objective.name} "
+                               f"training sequence, more than train.max_length={max_length}")
+        features.append(feature)
+    return features
 
 
 def build_features(texts: list[TrainingText], objective, tokenizer, max_length: int, source: str) -> list[dict]:
@@ -102,7 +136,7 @@ def check_output_dirs(configs: list[Config], overwrite: bool) -> None:
 def before_key(cfg: Config) -> str:
     """Runs that share model, questions and decoding share the before-training evaluation."""
     m, e = cfg.model, cfg.eval
-    return json.dumps([m.name, m.source, m.revision, m.bidirectional, m.mask_id, m.shifted_logits, cfg.data.test,
+    return json.dumps([cfg.task, m.name, m.source, m.revision, m.bidirectional, m.mask_id, m.shifted_logits, cfg.data.test,
                        cfg.data.max_documents, e.max_questions, e.max_new_tokens, e.bf16, e.sampler, e.steps,
                        e.block_length, e.remasking, e.temperature, e.seed], sort_keys=True)
 
@@ -146,8 +180,13 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     started = time.time()
 
     # 1. data (validated before anything is written or loaded)
-    ks = prepare_data(cfg)
-    texts = build_training_set(ks, cfg.data, cfg.augment, documents_path(cfg))
+    math = cfg.task == "math"
+    if math:
+        train_items, test_items = prepare_math(cfg)
+        texts: list[TrainingText] = []
+    else:
+        ks = prepare_data(cfg)
+        texts = build_training_set(ks, cfg.data, cfg.augment, documents_path(cfg))
 
     # 2. model, tokenizer, adapter (family, mask token), objective, training sequences
     model, tokenizer, model_path = load_model_and_tokenizer(cfg.model)
@@ -162,7 +201,10 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     except ValueError as e:
         raise KinjectError(f"model '{cfg.model.name}': {e}") from None
     sampler = sampler_for(cfg.eval, adapter)
-    features = build_features(texts, objective, tokenizer, cfg.train.max_length, documents_path(cfg))
+    if math:
+        features = build_sft_features(train_items, objective, cfg.train.max_length, cfg.data.train)
+    else:
+        features = build_features(texts, objective, tokenizer, cfg.train.max_length, documents_path(cfg))
 
     # 3. the run directory
     run = RunDir(cfg.output_dir)
@@ -176,10 +218,22 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     def evaluate(epoch: int, step: int) -> dict:
         nonlocal eval_seconds
         t = time.time()
-        result, rows = evaluate_qa(model, tokenizer, ks.questions, cfg.eval.batch_size, cfg.eval.max_new_tokens,
-                                   cfg.eval.bf16, sampler=sampler)
+        if math:
+            from kinject.math.evaluate import evaluate_math
+
+            result, rows = evaluate_math(model, tokenizer, test_items, cfg.eval.batch_size, cfg.eval.max_new_tokens,
+                                         cfg.eval.bf16)
+        else:
+            result, rows = evaluate_qa(model, tokenizer, ks.questions, cfg.eval.batch_size, cfg.eval.max_new_tokens,
+                                       cfg.eval.bf16, sampler=sampler)
         eval_seconds += time.time() - t
         entry = run.add_evaluation(epoch, step, result, rows, time.time() - t)
+        if math:
+            for metric in ("strict", "flexible"):
+                tb.add_scalar(f"math/{metric}_accuracy", result["math"][metric], step)
+            log(f"epoch {epoch}: accuracy strict {result['math']['strict']:.2f}, flexible "
+                f"{result['math']['flexible']:.2f} ({time.time() - t:.0f} s)")
+            return entry
         for direction in ("forward", "backward"):
             if direction in result:
                 for metric in ("rouge1_recall", "contains"):
@@ -237,7 +291,10 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         "mask_token": {"token": mask.token, "id": mask.id, "added": mask.added} if mask else None,
         "model_adapter": adapter.describe(),
         "sampler": describe_sampler(sampler),
-        "data": {**ks.describe(), "training_sequences": len(features), "training_set": describe_training_set(texts)},
+        "task": cfg.task,
+        "data": ({"train_problems": len(train_items), "test_problems": len(test_items), "training_sequences": len(features)}
+                 if math else
+                 {**ks.describe(), "training_sequences": len(features), "training_set": describe_training_set(texts)}),
         "compute": compute_accounting(model, trainer, texts, cfg),
         "timing": {
             "train_seconds": round(train_seconds, 1),
@@ -316,9 +373,12 @@ def describe_objective(cfg: Config) -> str:
     if o.name == "mdm":
         per = " per sequence" if o.t_per == "sequence" and o.fixed_t is None else ""
         return f"mdm ({o.format}, {t}{per}, {o.normalize} norm.)"
-    extra = "" if o.loss_on == "all" else ", loss on masked only"
+    if o.name == "sft":
+        return "sft"
+    loss_on = o.loss_on if o.loss_on != "auto" else ("masked" if o.name == "masked_sft" else "all")
+    extra = "" if loss_on == "all" else ", loss on masked only"
     control = ", random-token control" if o.corruption == "random_tokens" else ""
-    return f"masked ({t}{extra}{control})"
+    return f"{o.name} ({t}{extra}{control})"
 
 
 def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Config] | None = None) -> list[dict]:

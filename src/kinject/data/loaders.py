@@ -258,8 +258,11 @@ def load_questions(path) -> list[QAItem]:
 
 
 def sniff(path) -> str:
-    """'documents' or 'questions', from the first record's keys."""
+    """'documents', 'questions' or 'math' (GSM8K / prompt-response pairs), from the first record's keys."""
     where, first = read_records(path)[0]
+    if set(first) <= {"prompt", "response"} and first or (set(first) == {"question", "answer"}
+                                                           and "####" in str(first.get("answer"))):
+        return "math"
     if "question" in first:
         return "questions"
     if "text" in first:

@@ -3,12 +3,15 @@
 from kinject.objectives.base import Objective
 from kinject.objectives.diffusion import MaskedDiffusionObjective
 from kinject.objectives.masked import MaskedObjective
+from kinject.objectives.sft import MaskedSFTObjective, SFTObjective
 from kinject.objectives.standard import StandardObjective
 
 OBJECTIVES: dict[str, type[Objective]] = {
     StandardObjective.name: StandardObjective,
     MaskedObjective.name: MaskedObjective,
     MaskedDiffusionObjective.name: MaskedDiffusionObjective,
+    SFTObjective.name: SFTObjective,
+    MaskedSFTObjective.name: MaskedSFTObjective,
 }
 
 

@@ -131,6 +131,11 @@ class Objective:
         """A (prompt, answer) pair in SFT form: the prompt is context, the answer carries the loss."""
         raise NotImplementedError(f"objective '{self.name}' has no (prompt, answer) form")
 
+    def build_qa(self, question: str, answer: str) -> dict:
+        """SFT on a (question, answer) pair: the plain question in the chat template, then the answer."""
+        chat = ChatPieces.from_tokenizer(self.tokenizer)
+        return self.build_pair(chat.prompt_ids(self.tokenizer, question), encode_text(self.tokenizer, answer))
+
     def collate(self, features: list[dict]) -> dict[str, torch.Tensor]:
         return collate(features, self.tokenizer.pad_token_id)
 

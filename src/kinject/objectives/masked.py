@@ -4,7 +4,8 @@
     assistant: Here is the recovered text:\n\n{document}<end-of-turn>
 
 Loss on the document tokens of the assistant turn and the end-of-turn token, nothing else
-(loss_on='masked': only on document tokens whose copy in the prompt was masked).
+(loss_on='masked': only on document tokens whose copy in the prompt was masked, plus the
+end-of-turn unless objective.eot_loss=false).
 Control (corruption='random_tokens'): the whole prompt copy becomes uniformly random tokens.
 """
 
@@ -19,11 +20,13 @@ from kinject.objectives.base import (IGNORE, ChatPieces, Objective, causal_lm_lo
 class MaskedObjective(Objective):
     name = "masked"
     needs_mask_token = True
+    default_loss_on = "all"  # objective.loss_on=auto
 
     def __init__(self, cfg, tokenizer, mask_id=None, adapter=None):
         super().__init__(cfg, tokenizer, mask_id, adapter)
         if cfg.corruption == "mask" and mask_id is None:
             raise ValueError("masked fine-tuning needs a mask token id")
+        self.loss_on = self.default_loss_on if cfg.loss_on == "auto" else cfg.loss_on
         self.chat = ChatPieces.from_tokenizer(tokenizer)
         self.instruction = encode_text(tokenizer, cfg.instruction)
         self.response_prefix = encode_text(tokenizer, cfg.response_prefix)
@@ -60,11 +63,12 @@ class MaskedObjective(Objective):
             input_ids[drawn] = self.mask_id
         # 4. optionally keep loss only where the prompt copy was masked; the k-th maskable position
         #    of a row pairs with its k-th target position (same document, same length)
-        if self.cfg.loss_on == "masked":
+        if self.loss_on == "masked":
             was_masked = torch.zeros_like(target)
             was_masked[target] = drawn[maskable]
             labels[target & ~was_masked] = IGNORE
-            labels[(labels != IGNORE) & ~target] = IGNORE  # end-of-turn has no prompt copy
+            if not self.cfg.eot_loss:  # end-of-turn has no prompt copy; by default it is still trained
+                labels[(labels != IGNORE) & ~target] = IGNORE
         n_maskable = int(maskable.sum())
         stats = {"mask_t": t, "mask_ratio": float(drawn.sum()) / max(n_maskable, 1),
                  "loss_tokens": int((labels[:, 1:] != IGNORE).sum())}

@@ -18,7 +18,13 @@ COLORS = {"forward": "tab:blue", "backward": "tab:red"}
 def plot_accuracy(evaluations: list[dict], path: Path, title: str = "") -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = [e["epoch"] for e in evaluations]
+    if evaluations and "math" in evaluations[0]:
+        for metric, style in (("strict", "-"), ("flexible", "--")):
+            ax.plot(epochs, [e["math"][metric] for e in evaluations], style, color="tab:green", marker="o",
+                    markersize=3, label=f"{metric} final-number accuracy")
     for direction, color in COLORS.items():
+        if not any(direction in e for e in evaluations):
+            continue
         for metric, (style, label) in STYLES.items():
             ys = [e[direction][metric] if direction in e else float("nan") for e in evaluations]
             ax.plot(epochs, ys, style, color=color, marker="o", markersize=3, label=f"{direction} {label}")

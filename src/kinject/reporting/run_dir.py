@@ -71,8 +71,11 @@ class RunDir:
 
 
 def best_entry(evaluations: list[dict]) -> dict | None:
-    """The evaluation with the highest mean forward/backward ROUGE-1 recall (ties: earliest)."""
+    """The evaluation with the highest mean forward/backward ROUGE-1 recall, or for math the
+    highest strict accuracy (ties: earliest)."""
     def mean_recall(e):
+        if "math" in e:  # math runs: strict final-number accuracy
+            return e["math"]["strict"]
         vals = [e[d]["rouge1_recall"] for d in ("forward", "backward") if d in e]
         return sum(vals) / len(vals) if vals else 0.0
     trained = [e for e in evaluations if e["epoch"] > 0] or evaluations

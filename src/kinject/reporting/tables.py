@@ -43,8 +43,65 @@ def compute_line(c: dict) -> str:
     return line + "."
 
 
+def cost_lines(summary: dict) -> list[str]:
+    """Training time, tokens and compute, for summary.md."""
+    lines = []
+    t = summary.get("timing", {})
+    if t:
+        lines += ["", f"Training: {t.get('train_seconds', 0):.0f} s ({t.get('seconds_per_epoch', 0):.1f} s/epoch, "
+                      f"{t.get('train_tokens', 0)} tokens, {t.get('loss_tokens', 0)} loss-bearing); "
+                      f"evaluation: {t.get('eval_seconds', 0):.0f} s."]
+    if summary.get("compute"):
+        lines += ["", compute_line(summary["compute"])]
+    return lines
+
+
+def _math(entry: dict | None) -> str:
+    if not entry or "math" not in entry:
+        return "-"
+    return f"{entry['math']['strict']:.2f} / {entry['math']['flexible']:.2f}"
+
+
+def math_run_table(summary: dict) -> str:
+    best_epoch = summary["best"]["epoch"] if summary.get("best") else "-"
+    n = summary["final"]["math"]["n"]
+    lines = [
+        f"# {summary.get('run') or 'run'}: {summary['objective']} on {summary['model']}",
+        "",
+        f"Final-number accuracy on {n} held-out problems, strict (the number after '####') / flexible (the last "
+        "number). *best* is the epoch with the highest strict accuracy, **selected on the test problems** (optimistic).",
+        "",
+        f"| before | final (epoch {summary['final']['epoch']}) | best (epoch {best_epoch}, test-selected) |",
+        "|---|---|---|",
+        f"| {_math(summary.get('before'))} | {_math(summary['final'])} | {_math(summary.get('best'))} |",
+    ]
+    lines += cost_lines(summary)
+    return "\n".join(lines) + "\n"
+
+
+def math_comparison_table(summaries: list[dict]) -> str:
+    lines = [
+        "# Comparison",
+        "",
+        "Final-number accuracy, strict / flexible. *best* is selected on the test problems (optimistic).",
+        "",
+        "| run | objective | optimizer | before | final | best (epoch) | train s (s/epoch) | train tokens | loss tokens |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        best = s.get("best")
+        best_cell = f"{_math(best)} ({best['epoch']})" if best else "-"
+        t = s.get("timing", {})
+        lines.append(f"| {s.get('run')} | {s['objective']} | {s.get('optimizer', 'AdamW')} | {_math(s.get('before'))} | "
+                     f"{_math(s['final'])} | {best_cell} | {_seconds(t)} | {t.get('train_tokens', 0)} | "
+                     f"{t.get('loss_tokens', 0)} |")
+    return "\n".join(lines) + "\n"
+
+
 def run_table(summary: dict) -> str:
     """summary.md: forward / backward per metric, before / final / best, then per group."""
+    if summary.get("task") == "math":
+        return math_run_table(summary)
     best_epoch = summary["best"]["epoch"] if summary.get("best") else "-"
     lines = [
         f"# {summary.get('run') or 'run'}: {summary['objective']} on {summary['model']}",
@@ -64,13 +121,7 @@ def run_table(summary: dict) -> str:
             before = (summary.get("before") or {}).get("groups", {}).get(g)
             final = summary["final"].get("groups", {}).get(g)
             lines.append(f"| {g or '(none)'} | {_pair(before, 'rouge1_recall')} | {_pair(final, 'rouge1_recall')} |")
-    t = summary.get("timing", {})
-    if t:
-        lines += ["", f"Training: {t.get('train_seconds', 0):.0f} s ({t.get('seconds_per_epoch', 0):.1f} s/epoch, "
-                      f"{t.get('train_tokens', 0)} tokens, {t.get('loss_tokens', 0)} loss-bearing); "
-                      f"evaluation: {t.get('eval_seconds', 0):.0f} s."]
-    if summary.get("compute"):
-        lines += ["", compute_line(summary["compute"])]
+    lines += cost_lines(summary)
     if summary.get("augmentation") or summary.get("optimizer"):
         lines += ["", f"Augmentation: {summary.get('augmentation', 'none')}; optimizer: {summary.get('optimizer', 'AdamW')}; "
                       f"{summary.get('data', {}).get('training_sequences', '?')} training sequences."]
@@ -79,6 +130,8 @@ def run_table(summary: dict) -> str:
 
 def comparison_table(summaries: list[dict]) -> str:
     """comparison.md: one row per run."""
+    if summaries and all(s.get("task") == "math" for s in summaries):
+        return math_comparison_table(summaries)
     lines = [
         "# Comparison",
         "",
