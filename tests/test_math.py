@@ -125,7 +125,7 @@ def test_data_errors_name_file_line_and_field(tmp_path):
     assert load_math(path)[0].final == "42"
 
 
-def test_math_run_learns_its_training_problems(tmp_path, tiny_model_dir):
+def test_math_run_learns_its_training_problems(tmp_path, tiny_model_dir, capsys):
     """Asked the plain question, sft answers its training problems; masked_sft, which never sees the
     plain question in training, starts to."""
     from kinject.cli import main
@@ -160,6 +160,8 @@ runs:
     bad = tmp_path / "bad.yaml"
     bad.write_text(cfg.read_text().replace("task: math", "task: knowledge"))
     assert main(["run", str(bad)]) == 2
+    assert main(["run", str(cfg), "--overwrite", "augment.formatting=2"]) == 2
+    assert "key 'augment.formatting': applies to knowledge documents, not to task=math" in capsys.readouterr().err
 
 
 def test_data_math_and_validate_commands(tmp_path, capsys):

@@ -434,6 +434,10 @@ def validate(cfg: Config) -> Config:
     need((cfg.task == "math") == (o.name in math_objectives), "objective.name",
          f"task={cfg.task} needs objective.name in {'sft, masked_sft' if cfg.task == 'math' else 'standard, masked, mdm'}"
          f"; got {o.name!r}")
+    if cfg.task == "math":  # augmentations rewrite documents; math pairs have none
+        for key, on in (("augment.formatting", cfg.augment.formatting), ("augment.reverse", cfg.augment.reverse),
+                        ("data.num_paraphrases", cfg.data.num_paraphrases != 0), ("paraphrase.output", cfg.paraphrase.output)):
+            need(not on, key, "applies to knowledge documents, not to task=math")
     need(cfg.data.generate_test_problems >= 1, "data.generate_test_problems", "must be >= 1")
     need(t.sam_rho is None or t.sam_rho >= 0, "train.sam_rho", "must be >= 0")
     d, a = cfg.data, cfg.augment
