@@ -34,6 +34,18 @@ def _f(default, help: str, choices: tuple | None = None, **kw):
 
 
 @dataclass
+class LoraConfig:
+    enabled: bool = _f(False, "Train LoRA adapters (peft) instead of all weights, for every objective.")
+    r: int = _f(16, "LoRA rank.")
+    alpha: int = _f(32, "LoRA alpha (the update is scaled by alpha / r).")
+    dropout: float = _f(0.05, "Dropout on the LoRA branch.")
+    target_modules: str = _f("all-linear", "Modules to adapt: 'all-linear' (every linear layer but the output "
+                             "head) or comma-separated module names, e.g. 'q_proj,v_proj'.")
+    merge_on_save: bool = _f(True, "With save_model: besides the adapter (adapter/), write the merged model "
+                             "(model/) that plain transformers loads.")
+
+
+@dataclass
 class ModelConfig:
     name: str = _f(DEFAULT_MODEL, "Hugging Face hub id or local directory of a causal LM. The default "
                    "hub id falls back to the embedded offline copy when the hub is unreachable.")
@@ -55,6 +67,7 @@ class ModelConfig:
     shifted_logits: str = _f("auto", "Diffusion models: whether logits at position i predict token "
                              "i+1 (Dream-style) instead of token i (LLaDA-style). auto: true for Dream "
                              "checkpoints, false otherwise.", choices=("auto", "true", "false"))
+    lora: LoraConfig = field(default_factory=LoraConfig)
 
 
 @dataclass
@@ -450,6 +463,9 @@ def validate(cfg: Config) -> Config:
         parse_names(a.formatting_transforms)
     need(not (d.paraphrases_only and d.num_paraphrases == 0), "data.paraphrases_only",
          "needs paraphrases (data.num_paraphrases is 0)")
+    lo = cfg.model.lora
+    need(lo.r >= 1 and lo.alpha >= 1, "model.lora.r", "model.lora.r and alpha must be >= 1")
+    need(0.0 <= lo.dropout < 1.0, "model.lora.dropout", "must be in [0, 1)")
     need(cfg.model.mask_id is None or cfg.model.mask_id >= 0, "model.mask_id", "must be >= 0")
     w = cfg.world
     need(w.pretrain_people >= 1 and w.inject_people >= 1, "world.pretrain_people", "the world needs "
@@ -480,14 +496,17 @@ def validate_paraphrase(p: ParaphraseConfig) -> None:
 
 
 def describe_schema() -> str:
-    """Every key with its default and help, for `kinject config --help`-style listings."""
+    """Every key with its default and help, for `kinject config`."""
     lines = []
-    for section in dataclasses.fields(Config):
-        typ = _type_of(Config, section.name)
-        if dataclasses.is_dataclass(typ):
-            for f in dataclasses.fields(typ):
-                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-                lines.append(f"{section.name}.{f.name} = {default!r}\n    {f.metadata.get('help', '')}")
-        else:
-            lines.append(f"{section.name} = {section.default!r}\n    {section.metadata.get('help', '')}")
+
+    def walk(cls, prefix: str):
+        for f in dataclasses.fields(cls):
+            typ = _type_of(cls, f.name)
+            if dataclasses.is_dataclass(typ):
+                walk(typ, f"{prefix}{f.name}.")
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            lines.append(f"{prefix}{f.name} = {default!r}\n    {f.metadata.get('help', '')}")
+
+    walk(Config, "")
     return "\n".join(lines)

@@ -201,6 +201,10 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     except ValueError as e:
         raise KinjectError(f"model '{cfg.model.name}': {e}") from None
     sampler = sampler_for(cfg.eval, adapter)
+    if cfg.model.lora.enabled:
+        from kinject.models.lora import apply_lora
+
+        model = apply_lora(model, cfg.model.lora)
     if math:
         features = build_sft_features(train_items, objective, cfg.train.max_length, cfg.data.train)
     else:
@@ -273,8 +277,13 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     shutil.rmtree(run.path / "trainer", ignore_errors=True)
 
     # 6. report
+    compute = compute_accounting(model, trainer, texts, cfg)  # before a LoRA merge changes the model
     run.write_train_log(trainer.state.log_history)
-    if cfg.save_model:
+    if cfg.save_model and cfg.model.lora.enabled:
+        from kinject.models.lora import save_lora_run
+
+        save_lora_run(model, tokenizer, run.path, merge=cfg.model.lora.merge_on_save)
+    elif cfg.save_model:
         model.save_pretrained(run.path / "model", safe_serialization=True)
         tokenizer.save_pretrained(run.path / "model")
     best = best_entry(run.evaluations)
@@ -295,7 +304,7 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         "data": ({"train_problems": len(train_items), "test_problems": len(test_items), "training_sequences": len(features)}
                  if math else
                  {**ks.describe(), "training_sequences": len(features), "training_set": describe_training_set(texts)}),
-        "compute": compute_accounting(model, trainer, texts, cfg),
+        "compute": compute,
         "timing": {
             "train_seconds": round(train_seconds, 1),
             "seconds_per_epoch": round(train_seconds / cfg.train.epochs, 2),

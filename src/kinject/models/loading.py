@@ -136,6 +136,20 @@ def load_model_and_tokenizer(cfg: ModelConfig, dtype=None):
     any Hugging Face decoder becomes a masked-diffusion denoiser."""
     from transformers import AutoConfig, AutoTokenizer
 
+    from kinject.models.lora import adapter_base, is_adapter_dir
+
+    if is_adapter_dir(cfg.name):  # a LoRA run's adapter/: its base model, then the adapters on top
+        from dataclasses import replace
+
+        from peft import PeftModel
+
+        base, _, base_path = load_model_and_tokenizer(replace(cfg, name=adapter_base(cfg.name)), dtype)
+        tokenizer = AutoTokenizer.from_pretrained(cfg.name)
+        if len(tokenizer) > base.get_input_embeddings().weight.shape[0]:
+            base.resize_token_embeddings(len(tokenizer))
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return PeftModel.from_pretrained(base, cfg.name), tokenizer, str(cfg.name)
     path = resolve_model_path(cfg)
     kwargs = dict(trust_remote_code=cfg.trust_remote_code, revision=cfg.revision)
     try:
