@@ -1,6 +1,6 @@
 """The `kinject` command.
 
-    kinject run CONFIG.yaml [section.key=value ...] [--only NAME ...] [--overwrite]
+    kinject run CONFIG.yaml [section.key=value ...] [--only NAME ...] [--overwrite | --resume]
     kinject eval --model NAME_OR_DIR --test FILE [--out DIR] [...]
     kinject data validate FILE [FILE ...] [--paraphrases FILE] [--permuted-paraphrases FILE]
     kinject data generate --out DIR [--people N] [--seed S]
@@ -32,7 +32,9 @@ def cmd_run(args) -> int:
         if unknown:
             raise KinjectError(f"{args.config}: --only: no run named {unknown[0]!r} (runs: {', '.join(sorted(names))})")
         configs = [c for c in configs if c.run_name in args.only]
-    run_all(configs, overwrite=args.overwrite, all_configs=all_configs)
+    if args.resume and args.overwrite:
+        raise KinjectError("command line: --resume and --overwrite exclude each other")
+    run_all(configs, overwrite=args.overwrite, all_configs=all_configs, resume=args.resume)
     return 0
 
 
@@ -161,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.epochs=3")
     run.add_argument("--only", nargs="+", metavar="NAME", help="run only these named runs")
     run.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    run.add_argument("--resume", action="store_true", help="continue unfinished runs from their newest checkpoint "
+                     "(train.checkpoint_steps); finished runs are kept")
     run.set_defaults(func=cmd_run)
 
     ev = sub.add_parser("eval", help="evaluate a model directory or hub id on a test file")
@@ -234,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kinject: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("kinject: interrupted", file=sys.stderr)
+        hint = "; continue with `kinject run ... --resume`" if getattr(args, "command", "") == "run" else ""
+        print(f"kinject: interrupted (runs with train.checkpoint_steps keep their newest checkpoint{hint})"
+              if hint else "kinject: interrupted", file=sys.stderr)
         return 130
 
 

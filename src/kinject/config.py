@@ -156,6 +156,10 @@ class TrainConfig:
     seed: int = _f(0, "Seed for initialization, data order and masks.")
     max_length: int = _f(1024, "Maximum training sequence length in tokens; longer documents "
                          "are an error.")
+    checkpoint_steps: int = _f(0, "Save a resumable checkpoint (model, optimizer, scheduler, RNG, data "
+                               "position) every N optimizer steps; `kinject run ... --resume` continues from the "
+                               "newest. 0: none.")
+    checkpoints_kept: int = _f(2, "How many of the newest checkpoints to keep.")
     optimizer: str = _f("adamw", "adamw, or sam: sharpness-aware minimization around AdamW (two "
                         "forward/backward passes per step; methods.md 2.8).", choices=("adamw", "sam"))
     sam_rho: float | None = _f(None, "SAM neighbourhood radius (null: 0.05 for SAM, 1.0 for ASAM; "
@@ -452,6 +456,8 @@ def validate(cfg: Config) -> Config:
                         ("data.num_paraphrases", cfg.data.num_paraphrases != 0), ("paraphrase.output", cfg.paraphrase.output)):
             need(not on, key, "applies to knowledge documents, not to task=math")
     need(cfg.data.generate_test_problems >= 1, "data.generate_test_problems", "must be >= 1")
+    need(t.checkpoint_steps >= 0 and t.checkpoints_kept >= 1, "train.checkpoint_steps",
+         "train.checkpoint_steps must be >= 0 and train.checkpoints_kept >= 1")
     need(t.sam_rho is None or t.sam_rho >= 0, "train.sam_rho", "must be >= 0")
     d, a = cfg.data, cfg.augment
     need(d.num_paraphrases is None or d.num_paraphrases >= 0, "data.num_paraphrases", "must be >= 0 or null")

@@ -125,11 +125,11 @@ def build_features(texts: list[TrainingText], objective, tokenizer, max_length: 
 # runs
 
 
-def check_output_dirs(configs: list[Config], overwrite: bool) -> None:
+def check_output_dirs(configs: list[Config], overwrite: bool, resume: bool = False) -> None:
     for cfg in configs:
         path = Path(cfg.output_dir)
         if path.exists() and any(path.iterdir()):
-            if not overwrite:
+            if not overwrite and not resume:
                 raise KinjectError(f"{path}: output directory already holds files; pass --overwrite to replace them")
 
 
@@ -165,7 +165,7 @@ def describe_sampler(sampler) -> str:
     return f"diffusion ({sampler.steps} steps, block {sampler.block_length}, {sampler.remasking}{temperature})"
 
 
-def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = False) -> dict:
+def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = False, resume: bool = False) -> dict:
     import torch
     from torch.utils.tensorboard import SummaryWriter
     from transformers.integrations import TensorBoardCallback
@@ -176,8 +176,14 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     from kinject.objectives import objective_class
     from kinject.training.trainer import EpochEvalCallback, KinjectTrainer, sam_rho, training_arguments, use_bf16
 
+    from kinject.training.trainer import newest_checkpoint
+
     before_cache = {} if before_cache is None else before_cache
     started = time.time()
+    finished = Path(cfg.output_dir) / FINISHED_MARKER
+    if resume and finished.exists():
+        log(f"{cfg.output_dir}: finished earlier; kept as it is")
+        return json.loads(finished.read_text())
 
     # 1. data (validated before anything is written or loaded)
     math = cfg.task == "math"
@@ -212,8 +218,13 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
 
     # 3. the run directory
     run = RunDir(cfg.output_dir)
-    if overwrite and run.path.exists():
-        shutil.rmtree(run.path)
+    checkpoint = newest_checkpoint(run.path / "trainer") if resume else None
+    if (overwrite or resume) and run.path.exists() and not checkpoint:
+        shutil.rmtree(run.path)  # nothing to resume from: start this run afresh
+    if checkpoint:
+        step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
+        run.load_until(step)
+        log(f"resuming from {checkpoint} (optimizer step {step})")
     run.write_config(cfg.to_dict())
     bf16 = use_bf16(cfg.train)
     tb = SummaryWriter(log_dir=str(run.path / "tensorboard"))
@@ -248,8 +259,8 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         return entry
 
     # 4. before training (shared across runs with the same model and questions)
-    before = None
-    if cfg.eval.before:
+    before = next((e for e in run.evaluations if e["epoch"] == 0), None)  # kept from before a resume
+    if cfg.eval.before and before is None:
         key = before_key(cfg)
         if key in before_cache:
             cached = before_cache[key]
@@ -269,8 +280,10 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         model=model, args=args, train_dataset=features, objective=objective, sam=sam,
         callbacks=[EpochEvalCallback(cfg.eval.every, cfg.train.epochs, evaluate), TensorBoardCallback(tb)],
     )
+    if checkpoint:
+        trainer.load_counters(checkpoint)
     t_train, eval_before_training = time.time(), eval_seconds
-    trainer.train()
+    trainer.train(resume_from_checkpoint=checkpoint)
     train_seconds = time.time() - t_train - (eval_seconds - eval_before_training)
     final = evaluate(cfg.train.epochs, trainer.state.global_step)
     tb.close()
@@ -310,6 +323,7 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
             "seconds_per_epoch": round(train_seconds / cfg.train.epochs, 2),
             "eval_seconds": round(eval_seconds, 1),
             "total_seconds": round(time.time() - started, 1),
+            "resumed_from": checkpoint,  # with a resume, the seconds cover the last session only
             "train_tokens": trainer.train_tokens,
             "loss_tokens": trainer.loss_tokens,
             "bf16": bf16,
@@ -390,12 +404,13 @@ def describe_objective(cfg: Config) -> str:
     return f"{o.name} ({t}{extra}{control})"
 
 
-def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Config] | None = None) -> list[dict]:
+def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Config] | None = None,
+            resume: bool = False) -> list[dict]:
     """Run `configs` in turn. With several runs, comparison.md covers every run of `all_configs`
     (default: `configs`) that has finished: the ones run now and earlier ones found on disk."""
     from kinject.reporting.tables import comparison_table
 
-    check_output_dirs(configs, overwrite)
+    check_output_dirs(configs, overwrite, resume)
     generated = set()
     for cfg in configs:  # paraphrases written by a local model (once; resumable and cached)
         key = (cfg.data.train, cfg.paraphrase.output)
@@ -419,7 +434,7 @@ def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Co
     for i, cfg in enumerate(configs):
         if len(configs) > 1:
             log(f"run {i + 1}/{len(configs)}: {cfg.run_name} ({describe_objective(cfg)})")
-        summaries.append(run_one(cfg, before_cache, overwrite))
+        summaries.append(run_one(cfg, before_cache, overwrite, resume))
     everything = all_configs or configs
     if len(everything) > 1:
         fresh = {cfg.output_dir: summary for cfg, summary in zip(configs, summaries)}

@@ -47,6 +47,16 @@ class RunDir:
         self.evaluations: list[dict] = []
         self.generations: list[dict] = []
 
+    def load_until(self, step: int) -> None:
+        """Resume: keep the evaluations (and their generations) made at or before optimizer step `step`."""
+        def read(name):
+            path = self.path / name
+            return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+        self.evaluations = [e for e in read("metrics.jsonl") if e["step"] <= step]
+        epochs = {e["epoch"] for e in self.evaluations}
+        self.generations = [g for g in read("generations.jsonl") if g["epoch"] in epochs]
+
     def write_config(self, config: dict) -> None:
         write_atomic(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,12 +47,20 @@ def training_arguments(cfg: TrainConfig, output_dir: str, n_documents: int) -> T
         seed=cfg.seed,
         logging_strategy="steps",
         logging_steps=1,
-        save_strategy="no",
+        save_strategy="steps" if cfg.checkpoint_steps else "no",
+        save_steps=cfg.checkpoint_steps or 500,
+        save_total_limit=cfg.checkpoints_kept,
         report_to="none",
         remove_unused_columns=False,
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
+
+
+def newest_checkpoint(output_dir) -> str | None:
+    """The checkpoint-N directory with the largest N, if any."""
+    found = [p for p in Path(output_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return str(max(found, key=lambda p: int(p.name.split("-")[-1]))) if found else None
 
 
 def step_seed(seed: int, process_index: int, step: int, micro_step: int) -> int:
@@ -137,6 +147,22 @@ class KinjectTrainer(Trainer):
         if self.args.max_grad_norm and self.args.max_grad_norm > 0:
             self._clip_grad_norm(model)  # clip the gradient the base optimizer steps with
         return loss
+
+    # ---- resume: kinject's counters travel with each checkpoint
+
+    COUNTERS = ("loss_tokens", "train_tokens", "pass_tokens")
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        path = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}" / "kinject_counters.json"
+        if path.parent.exists():
+            path.write_text(json.dumps({k: getattr(self, k) for k in self.COUNTERS}))
+
+    def load_counters(self, checkpoint: str) -> None:
+        path = Path(checkpoint) / "kinject_counters.json"
+        if path.exists():
+            for key, value in json.loads(path.read_text()).items():
+                setattr(self, key, value)
 
     def log(self, logs, start_time=None):
         for key, values in self._stats.items():
