@@ -140,3 +140,15 @@ def test_data_generate_command(tmp_path, capsys):
     assert main(["data", "generate", "--out", str(tmp_path), "--people", "6", "--seed", "1"]) == 0
     assert len((tmp_path / "documents.jsonl").read_text().splitlines()) == 6
     assert len((tmp_path / "questions.jsonl").read_text().splitlines()) == 24
+
+
+def test_wandb_asked_for_but_not_installed_fails_before_anything_is_written(tmp_path, tiny_model_dir, tiny_set, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    docs, qa = tiny_set
+    cfg = config_file(tmp_path, tiny_model_dir, docs, qa, "  a: {}")
+    assert main(["run", cfg, "train.wandb=true"]) == 2
+    assert "key 'train.wandb': Weights & Biases is not installed" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -156,6 +156,8 @@ class TrainConfig:
     seed: int = _f(0, "Seed for initialization, data order and masks.")
     max_length: int = _f(1024, "Maximum training sequence length in tokens; longer documents "
                          "are an error.")
+    wandb: bool = _f(False, "Also log to Weights & Biases (needs `pip install wandb`; project from WANDB_PROJECT). "
+                     "TensorBoard curves are always written to RUN/tensorboard.")
     checkpoint_steps: int = _f(0, "Save a resumable checkpoint (model, optimizer, scheduler, RNG, data "
                                "position) every N optimizer steps; `kinject run ... --resume` continues from the "
                                "newest. 0: none.")

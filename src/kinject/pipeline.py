@@ -276,10 +276,13 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     torch.manual_seed(cfg.train.seed)
     args = training_arguments(cfg.train, str(run.path / "trainer"), len(features))
     sam = {"rho": sam_rho(cfg.train), "adaptive": cfg.train.sam_adaptive} if cfg.train.optimizer == "sam" else None
-    trainer = KinjectTrainer(
-        model=model, args=args, train_dataset=features, objective=objective, sam=sam,
-        callbacks=[EpochEvalCallback(cfg.eval.every, cfg.train.epochs, evaluate), TensorBoardCallback(tb)],
-    )
+    callbacks = [EpochEvalCallback(cfg.eval.every, cfg.train.epochs, evaluate), TensorBoardCallback(tb)]
+    if cfg.train.wandb:
+        from transformers.integrations import WandbCallback
+
+        callbacks.append(WandbCallback())
+    trainer = KinjectTrainer(model=model, args=args, train_dataset=features, objective=objective, sam=sam,
+                             callbacks=callbacks)
     if checkpoint:
         trainer.load_counters(checkpoint)
     t_train, eval_before_training = time.time(), eval_seconds
@@ -411,6 +414,11 @@ def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Co
     from kinject.reporting.tables import comparison_table
 
     check_output_dirs(configs, overwrite, resume)
+    if any(cfg.train.wandb for cfg in configs):
+        import importlib.util
+
+        if importlib.util.find_spec("wandb") is None:
+            raise KinjectError("config: key 'train.wandb': Weights & Biases is not installed (pip install wandb)")
     generated = set()
     for cfg in configs:  # paraphrases written by a local model (once; resumable and cached)
         key = (cfg.data.train, cfg.paraphrase.output)
