@@ -19,7 +19,10 @@ def test_sam_syncs_gradients_once_per_step_and_rho_zero_equals_adamw(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(SCRIPT), str(tmp_path)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    if proc.returncode != 0:  # one retry for a transient launcher/gloo failure; a real bug fails both times
+        first = proc.stderr[-1500:]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"failed twice; first: {first}\nsecond: {proc.stderr[-1500:]}"
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["adamw"]["world_size"] == 2 and results["adamw"]["steps"] == 2
     # AdamW all-reduces once per optimizer step (the last micro-batch); so must SAM: its first pass is local
