@@ -107,6 +107,10 @@ def test_asking_for_paraphrases_that_are_not_there_is_an_error():
     ks = KnowledgeSet([Document("A is B.", "0")], [])
     with pytest.raises(KinjectError, match="no permuted-order paraphrases .*data.permuted_paraphrases"):
         build_training_set(ks, DataConfig(num_paraphrases=2, paraphrase_order="permuted"), AugmentConfig(), "d.jsonl")
+    lonely = KnowledgeSet([Document("A is B.", "0", permuted=("B is A.",)), Document("C is D.", "1")], [])
+    with pytest.raises(KinjectError, match="document '1': no paraphrases, and data.paraphrases_only"):
+        build_training_set(lonely, DataConfig(num_paraphrases=None, paraphrase_order="permuted",
+                                              paraphrases_only=True), AugmentConfig())
     with pytest.raises(KinjectError, match="unknown transformation 'bulets' \\(did you mean 'bullets'\\?\\)"):
         build_training_set(ks, DataConfig(), AugmentConfig(formatting=1, formatting_transforms="bulets"))
 

@@ -64,9 +64,14 @@ def build_training_set(ks: KnowledgeSet, data_cfg, augment_cfg, source: str = "d
     for doc in ks.documents:
         if not d.paraphrases_only:
             out.append(TrainingText(doc.text, doc.id, "original"))
+        chosen = []
         for kind in sets:
             pool = doc.paraphrases if kind == "paraphrase" else doc.permuted
-            out += [TrainingText(p, doc.id, kind) for p in (pool if k is None else pool[:k])]
+            chosen += [TrainingText(p, doc.id, kind) for p in (pool if k is None else pool[:k])]
+        if d.paraphrases_only and not chosen:
+            raise KinjectError(f"{source}: document {doc.id!r}: no paraphrases, and data.paraphrases_only "
+                               "would leave it out of training")
+        out += chosen
         if a.formatting:
             rng = random.Random(f"{a.seed}/{doc.id}")
             out += [TrainingText(text, doc.id, f"format:{name}")
