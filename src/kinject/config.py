@@ -424,12 +424,14 @@ def resolve_world(cfg: Config) -> Config:
     return cfg
 
 
+def need(ok: bool, key: str, message: str) -> None:
+    """A range check: a one-line error naming the key when `ok` is false."""
+    if not ok:
+        raise KinjectError(f"config: key '{key}': {message}")
+
+
 def validate(cfg: Config) -> Config:
     """Range checks that types alone cannot express."""
-    def need(ok: bool, key: str, message: str):
-        if not ok:
-            raise KinjectError(f"config: key '{key}': {message}")
-
     o, t, e = cfg.objective, cfg.train, cfg.eval
     need(0.0 <= o.t_low <= o.t_high <= 1.0, "objective.t_low", "need 0 <= t_low <= t_high <= 1")
     need(o.fixed_t is None or 0.0 < o.fixed_t <= 1.0, "objective.fixed_t", "must be in (0, 1]")
@@ -491,10 +493,6 @@ def validate(cfg: Config) -> Config:
 
 
 def validate_paraphrase(p: ParaphraseConfig) -> None:
-    def need(ok: bool, key: str, message: str):
-        if not ok:
-            raise KinjectError(f"config: key '{key}': {message}")
-
     need(p.count >= 1, "paraphrase.count", "must be >= 1")
     need(p.batch_size >= 1 and p.max_new_tokens >= 1, "paraphrase.batch_size", "paraphrase.batch_size and "
          "max_new_tokens must be >= 1")

@@ -41,17 +41,22 @@ def documents_path(cfg: Config) -> str:
     return cfg.paraphrase.output or cfg.data.train
 
 
+def write_generated(write, train: str, test: str) -> None:
+    """`write(dir)` returns (train file, test file) written into a temporary directory; move them to
+    `train` / `test`, so a failed generation leaves nothing half-written there."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for src, dst in zip(write(tmp), (train, test)):
+            Path(dst).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(src, dst)
+
+
 def ensure_generated(cfg: Config) -> None:
     """data.generate_people: write the synthetic set first if data.train / data.test are missing."""
     d = cfg.data
     if d.generate_people and not (Path(d.train).exists() and Path(d.test).exists()):
         from kinject.data.generate import write_name_description
 
-        with tempfile.TemporaryDirectory() as tmp:
-            docs, qa = write_name_description(tmp, d.generate_people, d.generate_seed)
-            for src, dst in ((docs, d.train), (qa, d.test)):
-                Path(dst).parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(src, dst)
+        write_generated(lambda tmp: write_name_description(tmp, d.generate_people, d.generate_seed), d.train, d.test)
         log(f"generated {d.generate_people} fictional people into {d.train} and {d.test}")
 
 
@@ -63,11 +68,8 @@ def prepare_math(cfg: Config):
     if d.generate_problems and not (Path(d.train).exists() and Path(d.test).exists()):
         from kinject.math.generate import write_math_split
 
-        with tempfile.TemporaryDirectory() as tmp:
-            train, test = write_math_split(tmp, d.generate_problems, d.generate_test_problems, d.generate_seed)
-            for src, dst in ((train, d.train), (test, d.test)):
-                Path(dst).parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(src, dst)
+        write_generated(lambda tmp: write_math_split(tmp, d.generate_problems, d.generate_test_problems,
+                                                     d.generate_seed), d.train, d.test)
         log(f"generated {d.generate_problems} training and {d.generate_test_problems} test problems into "
             f"{d.train} and {d.test}")
     train, test = load_math(d.train), load_math(d.test)

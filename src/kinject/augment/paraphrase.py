@@ -107,6 +107,7 @@ def generate_paraphrases(docs_path, output, pcfg, model_cfg, progress: bool = Tr
 
     from kinject.augment.reverse import heuristic_entities
     from kinject.data.loaders import load_documents
+    from kinject.evaluation.generation import autocast_context, left_pad
     from kinject.evaluation.qa import stop_ids
     from kinject.models.loading import load_model_and_tokenizer, log
     from kinject.objectives.base import ChatPieces
@@ -160,12 +161,9 @@ def generate_paraphrases(docs_path, output, pcfg, model_cfg, progress: bool = Tr
                                    .replace("{text}", docs[i].text)) for i, order in requests]
         chunk_started = time.time()
         torch.manual_seed(int.from_bytes(hashlib.sha256(f"{pcfg.seed}/{c}".encode()).digest()[:8], "little"))
-        width = max(len(p) for p in prompts)
-        pad = tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if pcfg.bf16 else torch.autocast("cpu", enabled=False)
-        with torch.no_grad(), autocast:
+        input_ids, attention = left_pad(prompts, tokenizer.pad_token_id)
+        width = input_ids.shape[1]
+        with torch.no_grad(), autocast_context(model, pcfg.bf16):
             out = model.generate(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device),
                                  generation_config=gen_cfg)
         records = {i: {"id": docs[i].id, "text": docs[i].text, "paraphrases": [], "permuted_paraphrases": [],

@@ -15,6 +15,14 @@ def autocast_context(model, bf16: bool):
     return torch.autocast(device_type=next(model.parameters()).device.type, dtype=torch.bfloat16)
 
 
+def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, W) input ids left-padded to the longest prompt, and the matching attention mask."""
+    width = max(len(p) for p in prompts)
+    input_ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts])
+    attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    return input_ids, attention_mask
+
+
 @torch.no_grad()
 def generate_greedy(
     model,
@@ -42,9 +50,8 @@ def generate_greedy(
     outputs: list[str] = [""] * len(prompts)
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     for batch in tqdm(batches, desc="generating", unit="batch", disable=not progress, leave=False):
-        width = max(len(prompts[i]) for i in batch)
-        input_ids = torch.tensor([[pad_id] * (width - len(prompts[i])) + prompts[i] for i in batch])
-        attention_mask = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in batch])
+        input_ids, attention_mask = left_pad([prompts[i] for i in batch], pad_id)
+        width = input_ids.shape[1]
         with autocast_context(model, bf16):
             out = model.generate(
                 input_ids=input_ids.to(model.device),
