@@ -41,6 +41,7 @@ def cmd_run(args) -> int:
 def cmd_eval(args) -> int:
     from kinject.config import EvalConfig, ModelConfig
     from kinject.data.loaders import load_questions
+    from kinject.distributed import device
     from kinject.evaluation.diffusion import sampler_for
     from kinject.models.adapter import resolve_adapter
     from kinject.evaluation.qa import evaluate_qa
@@ -52,6 +53,7 @@ def cmd_eval(args) -> int:
     model_cfg = ModelConfig(name=args.model, trust_remote_code=args.trust_remote_code,
                             bidirectional=args.bidirectional, mask_id=args.mask_id)
     model, tokenizer, path = load_model_and_tokenizer(model_cfg)
+    model.to(device())
     adapter = resolve_adapter(model, tokenizer, model_cfg, needs_mask=False)
     eval_cfg = EvalConfig(steps=args.steps or args.max_new_tokens, block_length=args.block_length,
                           remasking=args.remasking, max_new_tokens=args.max_new_tokens)

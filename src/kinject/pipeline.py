@@ -13,6 +13,7 @@ from kinject.augment.training_set import TrainingText, build_training_set, descr
 from kinject.config import Config
 from kinject.data.loaders import load_knowledge_set
 from kinject.data.schema import KnowledgeSet
+from kinject import distributed
 from kinject.errors import KinjectError
 from kinject.models.loading import load_model_and_tokenizer, log
 from kinject.reporting.run_dir import RunDir, best_entry, write_atomic, write_json
@@ -176,9 +177,8 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     from kinject.evaluation.qa import evaluate_qa
     from kinject.models.adapter import resolve_adapter
     from kinject.objectives import objective_class
-    from kinject.training.trainer import EpochEvalCallback, KinjectTrainer, sam_rho, training_arguments, use_bf16
-
-    from kinject.training.trainer import newest_checkpoint
+    from kinject.training.trainer import (EpochEvalCallback, KinjectTrainer, newest_checkpoint, sam_rho,
+                                          training_arguments, use_bf16)
 
     before_cache = {} if before_cache is None else before_cache
     started = time.time()
@@ -197,7 +197,8 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         texts = build_training_set(ks, cfg.data, cfg.augment, documents_path(cfg))
 
     # 2. model, tokenizer, adapter (family, mask token), objective, training sequences
-    model, tokenizer, model_path = load_model_and_tokenizer(cfg.model)
+    with distributed.main_process_first():  # a first load may convert and cache the weights
+        model, tokenizer, model_path = load_model_and_tokenizer(cfg.model)
     objective_cls = objective_class(cfg.objective.name)
     adapter = resolve_adapter(model, tokenizer, cfg.model, needs_mask=objective_cls.needs_mask_token)
     check_compatible(cfg, objective_cls, adapter)
@@ -219,17 +220,20 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         features = build_features(texts, objective, tokenizer, cfg.train.max_length, documents_path(cfg))
 
     # 3. the run directory
-    run = RunDir(cfg.output_dir)
+    main = distributed.is_main()
+    run = RunDir(cfg.output_dir, writer=main)
     checkpoint = newest_checkpoint(run.path / "trainer") if resume else None
-    if (overwrite or resume) and run.path.exists() and not checkpoint:
+    distributed.wait_for_everyone()  # every process has looked for the checkpoint before anything changes
+    if main and (overwrite or resume) and run.path.exists() and not checkpoint:
         shutil.rmtree(run.path)  # nothing to resume from: start this run afresh
+    distributed.wait_for_everyone()
     if checkpoint:
         step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
         run.load_until(step)
         log(f"resuming from {checkpoint} (optimizer step {step})")
     run.write_config(cfg.to_dict())
     bf16 = use_bf16(cfg.train)
-    tb = SummaryWriter(log_dir=str(run.path / "tensorboard"))
+    tb = SummaryWriter(log_dir=str(run.path / "tensorboard")) if main else None
     eval_seconds = 0.0
 
     def evaluate(epoch: int, step: int) -> dict:
@@ -247,22 +251,29 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         entry = run.add_evaluation(epoch, step, result, rows, time.time() - t)
         if math:
             for metric in ("strict", "flexible"):
-                tb.add_scalar(f"math/{metric}_accuracy", result["math"][metric], step)
+                if tb:
+                    tb.add_scalar(f"math/{metric}_accuracy", result["math"][metric], step)
             log(f"epoch {epoch}: accuracy strict {result['math']['strict']:.2f}, flexible "
                 f"{result['math']['flexible']:.2f} ({time.time() - t:.0f} s)")
             return entry
         for direction in ("forward", "backward"):
             if direction in result:
                 for metric in ("rouge1_recall", "contains"):
-                    tb.add_scalar(f"qa/{direction}_{metric}", result[direction][metric], step)
+                    if tb:
+                        tb.add_scalar(f"qa/{direction}_{metric}", result[direction][metric], step)
         log(f"epoch {epoch}: " + ", ".join(
             f"{d} {result[d]['rouge1_recall']:.2f}" for d in ("forward", "backward") if d in result)
             + f" (ROUGE-1 recall, {time.time() - t:.0f} s)")
         return entry
 
-    # 4. before training (shared across runs with the same model and questions)
+    # 4. before training (shared across runs with the same model and questions); called by the Trainer
+    #    once it has placed (and, under FSDP / DeepSpeed, sharded) the model
     before = next((e for e in run.evaluations if e["epoch"] == 0), None)  # kept from before a resume
-    if cfg.eval.before and before is None:
+
+    def evaluate_before() -> None:
+        nonlocal before
+        if not cfg.eval.before or before is not None:
+            return
         key = before_key(cfg)
         if key in before_cache:
             cached = before_cache[key]
@@ -276,34 +287,38 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
 
     # 5. train, evaluating every eval.every epochs
     torch.manual_seed(cfg.train.seed)
-    args = training_arguments(cfg.train, str(run.path / "trainer"), len(features))
+    args = training_arguments(cfg.train, str(run.path / "trainer"), len(features), distributed.num_processes())
     sam = {"rho": sam_rho(cfg.train), "adaptive": cfg.train.sam_adaptive} if cfg.train.optimizer == "sam" else None
-    callbacks = [EpochEvalCallback(cfg.eval.every, cfg.train.epochs, evaluate), TensorBoardCallback(tb)]
+    callbacks = [EpochEvalCallback(cfg.eval.every, cfg.train.epochs, evaluate, evaluate_before), TensorBoardCallback(tb)]
     if cfg.train.wandb:
         from transformers.integrations import WandbCallback
 
         callbacks.append(WandbCallback())
     trainer = KinjectTrainer(model=model, args=args, train_dataset=features, objective=objective, sam=sam,
-                             callbacks=callbacks)
+                             callbacks=callbacks, processing_class=tokenizer)
     if checkpoint:
         trainer.load_counters(checkpoint)
-    t_train, eval_before_training = time.time(), eval_seconds
+    t_train = time.time()
     trainer.train(resume_from_checkpoint=checkpoint)
-    train_seconds = time.time() - t_train - (eval_seconds - eval_before_training)
+    train_seconds = time.time() - t_train - eval_seconds
     final = evaluate(cfg.train.epochs, trainer.state.global_step)
-    tb.close()
-    shutil.rmtree(run.path / "trainer", ignore_errors=True)
+    if tb:
+        tb.close()
+    counters = trainer.counters_all_processes()
 
     # 6. report
-    compute = compute_accounting(model, trainer, texts, cfg)  # before a LoRA merge changes the model
+    compute = compute_accounting(model, counters, texts, cfg)  # before a LoRA merge changes the model
     run.write_train_log(trainer.state.log_history)
     if cfg.save_model and cfg.model.lora.enabled:
         from kinject.models.lora import save_lora_run
 
-        save_lora_run(model, tokenizer, run.path, merge=cfg.model.lora.merge_on_save)
+        if main:
+            save_lora_run(model, tokenizer, run.path, merge=cfg.model.lora.merge_on_save)
     elif cfg.save_model:
-        model.save_pretrained(run.path / "model", safe_serialization=True)
-        tokenizer.save_pretrained(run.path / "model")
+        trainer.save_model(str(run.path / "model"))  # gathers FSDP / ZeRO-3 shards; model + tokenizer, main process
+    distributed.wait_for_everyone()
+    if main:
+        shutil.rmtree(run.path / "trainer", ignore_errors=True)
     best = best_entry(run.evaluations)
     summary = {
         "run": cfg.run_name,
@@ -329,9 +344,13 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
             "eval_seconds": round(eval_seconds, 1),
             "total_seconds": round(time.time() - started, 1),
             "resumed_from": checkpoint,  # with a resume, the seconds cover the last session only
-            "train_tokens": trainer.train_tokens,
-            "loss_tokens": trainer.loss_tokens,
+            "train_tokens": counters["train_tokens"],
+            "loss_tokens": counters["loss_tokens"],
+            "padding_fraction": round(1 - counters["train_tokens"] / max(counters["batch_positions"], 1), 4),
+            "tokens_per_second": round(counters["train_tokens"] / max(train_seconds, 1e-9), 1),
             "bf16": bf16,
+            "processes": distributed.num_processes(),
+            "global_batch": cfg.train.batch_size * cfg.train.grad_accum * distributed.num_processes(),
         },
     }
     run.write_summary(summary)
@@ -339,7 +358,7 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     return summary
 
 
-def compute_accounting(model, trainer, texts: list[TrainingText], cfg: Config) -> dict:
+def compute_accounting(model, counters: dict, texts: list[TrainingText], cfg: Config) -> dict:
     """Training tokens and FLOPs (6 x parameters x tokens through forward + backward; SAM's second
     pass counts), and the generation spent on paraphrases, scaled to the paraphrases used."""
     from kinject.augment.paraphrase import generation_cost
@@ -348,9 +367,9 @@ def compute_accounting(model, trainer, texts: list[TrainingText], cfg: Config) -
     out = {
         "parameters": n_params,
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "train_tokens": trainer.train_tokens,
-        "forward_backward_tokens": trainer.pass_tokens,
-        "train_flops": 6 * n_params * trainer.pass_tokens,
+        "train_tokens": counters["train_tokens"],
+        "forward_backward_tokens": counters["pass_tokens"],
+        "train_flops": 6 * n_params * counters["pass_tokens"],
         "augmentation_generated_tokens": 0,
         "augmentation_flops": 0,
     }
@@ -416,6 +435,15 @@ def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Co
     from kinject.reporting.tables import comparison_table
 
     check_output_dirs(configs, overwrite, resume)
+    sharded = distributed.sharded_weights()
+    for cfg in configs if sharded else []:
+        if cfg.train.optimizer == "sam":
+            raise KinjectError(f"config: key 'train.optimizer': SAM is not supported under {sharded} (its perturbation "
+                               "needs each process's full gradient); launch with configs/accelerate/ddp.yaml")
+        if cfg.model.lora.enabled:
+            raise KinjectError(f"config: key 'model.lora.enabled': LoRA is not supported under {sharded}; adapters "
+                               "train well with data parallelism (configs/accelerate/ddp.yaml)")
+    distributed.wait_for_everyone()  # every process has checked before the main one writes
     if any(cfg.train.wandb for cfg in configs):
         import importlib.util
 
@@ -427,18 +455,21 @@ def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Co
         if cfg.paraphrase.output and key not in generated:
             from kinject.augment.paraphrase import generate_paraphrases
 
-            ensure_generated(cfg)
-            generate_paraphrases(cfg.data.train, cfg.paraphrase.output, cfg.paraphrase, cfg.model)
+            with distributed.main_process_first():
+                ensure_generated(cfg)
+                generate_paraphrases(cfg.data.train, cfg.paraphrase.output, cfg.paraphrase, cfg.model)
             generated.add(key)
     built = set()
     for cfg in configs:  # a CPU-scale world the runs train on (built once, cached by its settings)
         if cfg.world.dir and cfg.world.dir not in built:
             from kinject.world.build import build_world
 
-            build_world(cfg.world)
+            with distributed.main_process_first():
+                build_world(cfg.world)
             built.add(cfg.world.dir)
     for cfg in configs:  # validate every run's data before the first one trains
-        prepare_data(cfg)
+        with distributed.main_process_first():  # may write generated people / problems
+            prepare_data(cfg)
     before_cache: dict = {}
     summaries = []
     for i, cfg in enumerate(configs):
@@ -446,6 +477,8 @@ def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Co
             log(f"run {i + 1}/{len(configs)}: {cfg.run_name} ({describe_objective(cfg)})")
         summaries.append(run_one(cfg, before_cache, overwrite, resume))
     everything = all_configs or configs
+    if not distributed.is_main():
+        return summaries
     if len(everything) > 1:
         fresh = {cfg.output_dir: summary for cfg, summary in zip(configs, summaries)}
         finished = []

@@ -109,6 +109,7 @@ def generate_paraphrases(docs_path, output, pcfg, model_cfg, progress: bool = Tr
     from kinject.data.loaders import load_documents
     from kinject.evaluation.generation import autocast_context, left_pad
     from kinject.evaluation.qa import stop_ids
+    from kinject.distributed import device
     from kinject.models.loading import load_model_and_tokenizer, log
     from kinject.objectives.base import ChatPieces
     from kinject.reporting.run_dir import write_atomic, write_json
@@ -136,6 +137,7 @@ def generate_paraphrases(docs_path, output, pcfg, model_cfg, progress: bool = Tr
 
     gen_model_cfg = dataclasses.replace(model_cfg, name=generator, bidirectional=False)
     model, tokenizer, _ = load_model_and_tokenizer(gen_model_cfg)
+    model.to(device())
     model.eval()
     try:
         chat = ChatPieces.from_tokenizer(tokenizer)

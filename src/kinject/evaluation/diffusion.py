@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from kinject.distributed import sharded_forward_needs_sync
 from kinject.evaluation.generation import autocast_context
 
 
@@ -73,6 +74,7 @@ def diffusion_generate_batch(model, sampler: DiffusionSampler, prompts: list[lis
         x[row, pad:width] = torch.tensor(prompt)
     x, attention = x.to(device), attention.to(device)
     stops = torch.tensor(sorted(stop_ids), device=device)
+    synced = sharded_forward_needs_sync()
     active = torch.ones(batch, dtype=torch.bool, device=device)
 
     for start, end, n_steps in block_steps(gen_length, sampler.block_length, sampler.steps):
@@ -104,11 +106,12 @@ def diffusion_generate_batch(model, sampler: DiffusionSampler, prompts: list[lis
             chosen = torch.zeros_like(still_masked)
             chosen.scatter_(1, order, torch.arange(block.shape[1], device=device)[None, :] < k[:, None])
             x[rows, lo:hi] = torch.where(chosen & still_masked, candidates, block)
-        # 6. rows whose answer has ended need no more blocks
-        ended = torch.isin(x[:, width:hi], stops).any(1)
-        active &= ~ended
-        if not active.any():
-            break
+        # 6. rows whose answer has ended need no more blocks (with sharded weights every process must
+        #    make the same forward calls, so all rows run to the end)
+        if not synced:
+            active &= ~torch.isin(x[:, width:hi], stops).any(1)
+            if not active.any():
+                break
 
     outputs = []
     for row in range(batch):

@@ -8,6 +8,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import GenerationConfig
 
+from kinject.distributed import sharded_forward_needs_sync
+
 
 def autocast_context(model, bf16: bool):
     if not bf16:
@@ -46,6 +48,7 @@ def generate_greedy(
         do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
         eos_token_id=list(stop_ids), pad_token_id=pad_id, use_cache=True,
     )
+    synced = sharded_forward_needs_sync()
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     outputs: list[str] = [""] * len(prompts)
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
@@ -57,6 +60,7 @@ def generate_greedy(
                 input_ids=input_ids.to(model.device),
                 attention_mask=attention_mask.to(model.device),
                 generation_config=gen_cfg,
+                synced_gpus=synced,
             )
         for row, i in enumerate(batch):
             new = out[row, width:].tolist()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from kinject.data.schema import QAItem
+from kinject.distributed import across_processes, is_main
 from kinject.evaluation.diffusion import DiffusionSampler, diffusion_generate
 from kinject.evaluation.generation import generate_greedy
 from kinject.evaluation.metrics import aggregate, score
@@ -28,10 +29,11 @@ def evaluate_qa(model, tokenizer, questions: list[QAItem], batch_size=32, max_ne
     Greedy decoding for arLLMs; with a DiffusionSampler, masked-diffusion sampling of
     max_new_tokens positions. Same prompts, stop tokens and scoring either way."""
     generate = generate_greedy if sampler is None else partial(diffusion_generate, sampler=sampler)
-    generated = generate(
-        model, tokenizer, prompts=question_prompts(tokenizer, questions), stop_ids=stop_ids(tokenizer),
-        batch_size=batch_size, max_new_tokens=max_new_tokens, bf16=bf16, progress=progress,
-    )
+    stops = stop_ids(tokenizer)
+    generated = across_processes(  # in a multi-process run each process answers its share
+        lambda prompts: generate(model, tokenizer, prompts=prompts, stop_ids=stops, batch_size=batch_size,
+                                 max_new_tokens=max_new_tokens, bf16=bf16, progress=progress and is_main()),
+        question_prompts(tokenizer, questions))
     rows = []
     for q, text in zip(questions, generated):
         rows.append({

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kinject.distributed import across_processes, is_main
 from kinject.evaluation.generation import generate_greedy
 from kinject.evaluation.qa import stop_ids
 from kinject.math.data import MathItem
@@ -13,9 +14,11 @@ def evaluate_math(model, tokenizer, items: list[MathItem], batch_size=32, max_ne
                   progress=True) -> tuple[dict, list[dict]]:
     """Return ({"math": {"strict", "flexible", "n"}}, one row per problem)."""
     chat = ChatPieces.from_tokenizer(tokenizer)
-    generated = generate_greedy(model, tokenizer, [chat.prompt_ids(tokenizer, item.question) for item in items],
-                                stop_ids(tokenizer), batch_size=batch_size, max_new_tokens=max_new_tokens,
-                                bf16=bf16, progress=progress)
+    stops = stop_ids(tokenizer)
+    generated = across_processes(  # in a multi-process run each process answers its share
+        lambda prompts: generate_greedy(model, tokenizer, prompts, stops, batch_size=batch_size,
+                                        max_new_tokens=max_new_tokens, bf16=bf16, progress=progress and is_main()),
+        [chat.prompt_ids(tokenizer, item.question) for item in items])
     rows = [{"question": item.question, "gold": item.final, "generated": text, **score_math(text, item.final)}
             for item, text in zip(items, generated)]
     return aggregate_math(rows), rows

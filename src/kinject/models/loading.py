@@ -30,7 +30,9 @@ def cache_dir() -> Path:
 
 
 def log(message: str) -> None:
-    print(f"[kinject] {message}", file=sys.stderr, flush=True)
+    """One line to stderr; in a multi-process run only the main process speaks."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"[kinject] {message}", file=sys.stderr, flush=True)
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:

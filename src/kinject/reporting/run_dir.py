@@ -42,8 +42,12 @@ def write_jsonl(path: Path, rows) -> None:
 
 
 class RunDir:
-    def __init__(self, path: str | Path):
+    """The run's files. In a multi-process run every process keeps the records, and only the main
+    one (writer=True) writes them."""
+
+    def __init__(self, path: str | Path, writer: bool = True):
         self.path = Path(path)
+        self.writer = writer
         self.evaluations: list[dict] = []
         self.generations: list[dict] = []
 
@@ -58,23 +62,28 @@ class RunDir:
         self.generations = [g for g in read("generations.jsonl") if g["epoch"] in epochs]
 
     def write_config(self, config: dict) -> None:
-        write_atomic(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        if self.writer:
+            write_atomic(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
     def add_evaluation(self, epoch: int, step: int, result: dict, rows: list[dict], seconds: float) -> dict:
         entry = {"epoch": epoch, "step": step, "seconds": round(seconds, 2), **result}
         self.evaluations.append(entry)
         self.generations += [{"epoch": epoch, **r} for r in rows]
-        write_jsonl(self.path / "metrics.jsonl", self.evaluations)
-        write_jsonl(self.path / "generations.jsonl", self.generations)
+        if self.writer:
+            write_jsonl(self.path / "metrics.jsonl", self.evaluations)
+            write_jsonl(self.path / "generations.jsonl", self.generations)
         return entry
 
     def write_train_log(self, history: list[dict]) -> None:
-        write_jsonl(self.path / "train_log.jsonl", history)
+        if self.writer:
+            write_jsonl(self.path / "train_log.jsonl", history)
 
     def write_summary(self, summary: dict) -> None:
         from kinject.reporting.plot import plot_accuracy
         from kinject.reporting.tables import run_table
 
+        if not self.writer:
+            return
         plot_accuracy(self.evaluations, self.path / "accuracy.png", title=summary.get("run") or summary["objective"])
         write_atomic(self.path / "summary.md", run_table(summary))
         write_json(self.path / "summary.json", summary)  # last: its presence marks a finished run

@@ -26,8 +26,9 @@ def use_bf16(cfg: TrainConfig) -> bool:
     return cfg.bf16 == "true" or (cfg.bf16 == "auto" and bf16_supported())
 
 
-def training_arguments(cfg: TrainConfig, output_dir: str, n_documents: int) -> TrainingArguments:
-    steps_per_epoch = math.ceil(n_documents / (cfg.batch_size * cfg.grad_accum))
+def training_arguments(cfg: TrainConfig, output_dir: str, n_documents: int, processes: int = 1) -> TrainingArguments:
+    """train.batch_size is per process: the global batch is batch_size x grad_accum x processes."""
+    steps_per_epoch = math.ceil(n_documents / (cfg.batch_size * cfg.grad_accum * processes))
     total_steps = steps_per_epoch * cfg.epochs
     return TrainingArguments(
         output_dir=output_dir,
@@ -42,6 +43,7 @@ def training_arguments(cfg: TrainConfig, output_dir: str, n_documents: int) -> T
         lr_scheduler_type="constant_with_warmup",
         warmup_steps=round(cfg.warmup_ratio * total_steps),
         max_grad_norm=cfg.max_grad_norm if cfg.max_grad_norm > 0 else None,
+        ddp_find_unused_parameters=False,  # every trainable parameter gets a gradient
         bf16=use_bf16(cfg),
         use_cpu=not torch.cuda.is_available(),
         seed=cfg.seed,
@@ -92,6 +94,7 @@ class KinjectTrainer(Trainer):
         self.loss_tokens = 0
         self.train_tokens = 0  # tokens of the sequences trained on (each once per step)
         self.pass_tokens = 0  # tokens through forward + backward (SAM: twice per step)
+        self.batch_positions = 0  # B x L of the batches trained on (padding included)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         step = self.state.global_step
@@ -107,6 +110,7 @@ class KinjectTrainer(Trainer):
             if self._replay_micro is None:
                 self.loss_tokens += stats.pop("loss_tokens")
                 self.train_tokens += int(inputs["attention_mask"].sum())
+                self.batch_positions += inputs["attention_mask"].numel()
                 for key, value in stats.items():
                     self._stats[key].append(value)
         return (loss, None) if return_outputs else loss
@@ -150,16 +154,25 @@ class KinjectTrainer(Trainer):
 
     # ---- resume: kinject's counters travel with each checkpoint
 
-    COUNTERS = ("loss_tokens", "train_tokens", "pass_tokens")
+    COUNTERS = ("loss_tokens", "train_tokens", "pass_tokens", "batch_positions")
+
+    def _counters_file(self, checkpoint) -> Path:
+        return Path(checkpoint) / f"kinject_counters_{self.args.process_index}.json"
 
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
-        path = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}" / "kinject_counters.json"
+        path = self._counters_file(Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}")
         if path.parent.exists():
             path.write_text(json.dumps({k: getattr(self, k) for k in self.COUNTERS}))
 
+    def counters_all_processes(self) -> dict[str, int]:
+        """kinject's token counters summed over processes."""
+        from kinject.distributed import sum_across_processes
+
+        return sum_across_processes({k: getattr(self, k) for k in self.COUNTERS})
+
     def load_counters(self, checkpoint: str) -> None:
-        path = Path(checkpoint) / "kinject_counters.json"
+        path = self._counters_file(checkpoint)
         if path.exists():
             for key, value in json.loads(path.read_text()).items():
                 setattr(self, key, value)
@@ -172,10 +185,15 @@ class KinjectTrainer(Trainer):
 
 
 class EpochEvalCallback(TrainerCallback):
-    """Calls `evaluate(epoch)` every `every` epochs (the final epoch is left to the caller)."""
+    """Calls `before()` when training begins (the model is on its device, wrapped or sharded by then)
+    and `evaluate(epoch, step)` every `every` epochs (the final epoch is left to the caller)."""
 
-    def __init__(self, every: int, total_epochs: int, evaluate):
-        self.every, self.total_epochs, self.evaluate = every, total_epochs, evaluate
+    def __init__(self, every: int, total_epochs: int, evaluate, before=None):
+        self.every, self.total_epochs, self.evaluate, self.before = every, total_epochs, evaluate, before
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.before:
+            self.before()
 
     def on_epoch_end(self, args, state, control, **kwargs):
         epoch = round(state.epoch)
