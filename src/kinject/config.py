@@ -98,6 +98,16 @@ class DataConfig:
                                 "many GSM8K-style training problems (and data.generate_test_problems test "
                                 "problems, none shared) there first.")
     generate_test_problems: int = _f(50, "task=math: test problems to generate with data.generate_problems.")
+    corpus: str = _f("", "A large document corpus read with the datasets library, instead of data.train: a local "
+                     ".jsonl/.json/.parquet/.csv/.txt file or glob, a directory written by Dataset.save_to_disk, "
+                     "or a hub dataset id. Tokenized once into memory-mapped Arrow files (datasets' map cache), "
+                     "or streamed with data.streaming. No augmentation; questions still come from data.test.")
+    corpus_split: str = _f("train", "Split of data.corpus to train on.")
+    text_field: str = _f("text", "Field of data.corpus that holds the document text.")
+    streaming: bool = _f(False, "Stream data.corpus record by record (a datasets IterableDataset: nothing is "
+                         "materialized or cached); needs train.max_steps.")
+    chunk: bool = _f(False, "Split documents too long for one training sequence (train.max_length) into "
+                     "consecutive chunks at token boundaries, instead of refusing them.")
 
 
 @dataclass
@@ -154,8 +164,15 @@ class TrainConfig:
     bf16: str = _f("auto", "bf16 autocast: auto (on where the hardware supports it), true, false.",
                    choices=("auto", "true", "false"))
     seed: int = _f(0, "Seed for initialization, data order and masks.")
-    max_length: int = _f(1024, "Maximum training sequence length in tokens; longer documents "
-                         "are an error.")
+    max_length: int = _f(1024, "Maximum training sequence length in tokens (the packed row length with "
+                         "train.packing); longer documents are an error unless data.chunk.")
+    max_steps: int | None = _f(None, "Stop after this many optimizer steps (instead of train.epochs); "
+                               "needed with data.streaming.")
+    packing: bool = _f(False, "Pack several training sequences into each row of up to train.max_length tokens "
+                       "(first-fit decreasing). Attention never crosses sequences, for causal and "
+                       "bidirectional models; batch_size then counts rows.")
+    group_by_length: bool = _f(False, "Batch sequences of similar length together (transformers' "
+                               "LengthGroupedSampler) to cut padding.")
     wandb: bool = _f(False, "Also log to Weights & Biases (needs `pip install wandb`; project from WANDB_PROJECT). "
                      "TensorBoard curves are always written to RUN/tensorboard.")
     checkpoint_steps: int = _f(0, "Save a resumable checkpoint (model, optimizer, scheduler, RNG, data "
@@ -486,10 +503,31 @@ def validate(cfg: Config) -> Config:
     need(min(w.layers, w.heads, w.epochs, w.batch_size, w.bios_per_person) >= 1, "world.layers",
          "world.layers, heads, epochs, batch_size and bios_per_person must be >= 1")
     need(w.vocab_size >= 300, "world.vocab_size", "must be >= 300 (256 bytes + special tokens)")
-    need(bool(cfg.data.train), "data.train", "is required")
+    need(bool(cfg.data.train) or bool(cfg.data.corpus), "data.train", "is required (or data.corpus)")
+    validate_corpus(cfg)
     need(bool(cfg.data.test), "data.test", "is required")
     need(bool(cfg.model.name), "model.name", "is required")
     return cfg
+
+
+def validate_corpus(cfg: Config) -> None:
+    d, t, o = cfg.data, cfg.train, cfg.objective
+    need(t.max_steps is None or t.max_steps >= 1, "train.max_steps", "must be >= 1 or null")
+    need(not (t.packing and o.name == "mdm" and o.eos_fill), "train.packing",
+         "cannot pack with objective.eos_fill (EOS filling pads each answer to the batch's longest)")
+    need(not d.streaming or bool(d.corpus), "data.streaming", "streams data.corpus; set data.corpus")
+    need(not d.streaming or t.max_steps is not None, "train.max_steps", "is needed with data.streaming "
+         "(a stream has no length to count epochs by)")
+    need(not (d.streaming and t.group_by_length), "train.group_by_length", "needs the whole corpus to sort; "
+         "not with data.streaming")
+    if d.corpus:
+        need(not d.train, "data.corpus", "set data.corpus or data.train, not both")
+        need(cfg.task == "knowledge", "data.corpus", "is a document corpus; task=math reads data.train")
+        for key, on in (("augment.formatting", cfg.augment.formatting), ("augment.reverse", cfg.augment.reverse),
+                        ("data.num_paraphrases", d.num_paraphrases != 0), ("paraphrase.output", cfg.paraphrase.output),
+                        ("data.max_documents", d.max_documents is not None),
+                        ("data.generate_people", d.generate_people)):
+            need(not on, key, "applies to data.train, not to data.corpus")
 
 
 def validate_paraphrase(p: ParaphraseConfig) -> None:

@@ -83,6 +83,13 @@ def prepare_data(cfg: Config):
     if cfg.task == "math":
         return prepare_math(cfg)
     d = cfg.data
+    if d.corpus:  # documents stream from the corpus; only the questions are loaded here
+        from kinject.data.loaders import load_questions
+
+        questions = load_questions(d.test)[: cfg.eval.max_questions]
+        if not questions:
+            raise KinjectError(f"{d.test}: no questions left to evaluate")
+        return KnowledgeSet([], questions)
     ensure_generated(cfg)
     ks = link_questions(load_knowledge_set(documents_path(cfg), d.test, d.paraphrases, d.permuted_paraphrases))
     if d.max_documents is not None:
@@ -109,18 +116,27 @@ def build_sft_features(items, objective, max_length: int, source: str) -> list[d
     return features
 
 
-def build_features(texts: list[TrainingText], objective, tokenizer, max_length: int, source: str) -> list[dict]:
+def build_features(texts: list[TrainingText], objective, tokenizer, max_length: int, source: str,
+                   chunk: bool = False) -> list[dict]:
+    """One training sequence per text; with `chunk`, a text too long for one is split into several."""
+    from kinject.data.packing import chunk_document, sequence_budget
     from kinject.objectives.base import encode_text
 
+    budget = sequence_budget(objective, max_length)
     features = []
     for t in texts:
-        feature = objective.build(encode_text(tokenizer, t.text))
-        if len(feature["input_ids"]) > max_length:
+        ids = encode_text(tokenizer, t.text)
+        feature = objective.build(ids)
+        if len(feature["input_ids"]) <= max_length:
+            features.append(feature)
+        elif chunk and budget >= 1:
+            features += [objective.build(piece) for piece in chunk_document(ids, budget)]
+        else:
             what = "field 'text'" if t.kind == "original" else f"its {t.kind} copy"
+            hint = "" if chunk else "; set data.chunk=true to split long documents"
             raise KinjectError(
                 f"{source}: document {t.doc_id!r}: {what}: {len(feature['input_ids'])} tokens as a "
-                f"{objective.name} training sequence, more than train.max_length={max_length}")
-        features.append(feature)
+                f"{objective.name} training sequence, more than train.max_length={max_length}{hint}")
     return features
 
 
@@ -214,10 +230,28 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         from kinject.models.lora import apply_lora
 
         model = apply_lora(model, cfg.model.lora)
-    if math:
-        features = build_sft_features(train_items, objective, cfg.train.max_length, cfg.data.train)
+    t = cfg.train
+    if cfg.data.corpus:  # datasets.map: tokenized, chunked and packed batch by batch, memory-mapped or streamed
+        from kinject.data.corpus import corpus_features, describe_corpus, load_corpus
+
+        corpus = load_corpus(cfg.data.corpus, cfg.data.corpus_split, cfg.data.streaming)
+        with distributed.main_process_first():  # the main process writes the map cache, the others read it
+            features = corpus_features(corpus, objective, tokenizer, cfg.data.corpus, cfg.data.text_field,
+                                       t.max_length, cfg.data.chunk, t.packing)
+        if cfg.data.streaming:  # read the first batch now: a wrong field or a too-long document fails before any write
+            next(iter(features), None)
+        sequences = {"corpus": cfg.data.corpus, **describe_corpus(corpus, features)}
     else:
-        features = build_features(texts, objective, tokenizer, cfg.train.max_length, documents_path(cfg))
+        if math:
+            features = build_sft_features(train_items, objective, t.max_length, cfg.data.train)
+        else:
+            features = build_features(texts, objective, tokenizer, t.max_length, documents_path(cfg), cfg.data.chunk)
+        sequences = {"training_sequences": len(features)}
+        if t.packing:
+            from kinject.data.packing import pack_features
+
+            features = pack_features(features, t.max_length, shifted_labels=not objective.needs_bidirectional)
+            sequences["packed_rows"] = len(features)
 
     # 3. the run directory
     main = distributed.is_main()
@@ -287,7 +321,9 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
 
     # 5. train, evaluating every eval.every epochs
     torch.manual_seed(cfg.train.seed)
-    args = training_arguments(cfg.train, str(run.path / "trainer"), len(features), distributed.num_processes())
+    from kinject.data.corpus import count_rows
+
+    args = training_arguments(cfg.train, str(run.path / "trainer"), count_rows(features), distributed.num_processes())
     sam = {"rho": sam_rho(cfg.train), "adaptive": cfg.train.sam_adaptive} if cfg.train.optimizer == "sam" else None
     callbacks = [EpochEvalCallback(cfg.eval.every, cfg.train.epochs, evaluate, evaluate_before), TensorBoardCallback(tb)]
     if cfg.train.wandb:
@@ -334,9 +370,9 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         "model_adapter": adapter.describe(),
         "sampler": describe_sampler(sampler),
         "task": cfg.task,
-        "data": ({"train_problems": len(train_items), "test_problems": len(test_items), "training_sequences": len(features)}
-                 if math else
-                 {**ks.describe(), "training_sequences": len(features), "training_set": describe_training_set(texts)}),
+        "data": ({"train_problems": len(train_items), "test_problems": len(test_items), **sequences}
+                 if math else {**ks.describe(), **sequences, "training_set": describe_training_set(texts)}
+                 if not cfg.data.corpus else {"questions": len(ks.questions), **sequences}),
         "compute": compute,
         "timing": {
             "train_seconds": round(train_seconds, 1),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from kinject.errors import KinjectError
+from kinject.models.attention import packed_attention_inputs, segment_mask
 from kinject.models.mask_token import MaskToken, resolve_mask_token
 
 LLADA_MASK_ID = 126336  # LLaDA-8B-Base/Instruct, when the config does not say
@@ -45,18 +46,24 @@ class ModelAdapter:
         return {"family": self.family, "mask_token": self.mask.token if self.mask else None,
                 "mask_id": self.mask_id, "shifted_logits": self.shifted_logits, "attention": self.attention}
 
-    def denoiser_logits(self, model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def denoiser_logits(self, model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                        packed: dict | None = None) -> torch.Tensor:
         """Logits aligned with the input: out[:, i] is the prediction for the token at position i.
 
         input_ids, attention_mask: (B, L); padding may sit on either side. Returns (B, L, V).
+        packed: a packed batch (segment, position_ids): every packed sequence attends only to itself.
         """
         kwargs = {}
-        if self.attention == "bidirectional-4d":
+        if packed is not None and "segment" in packed:
+            kwargs = packed_attention_inputs(model, packed["segment"], packed["position_ids"], causal=False)
+            if self.attention == "bidirectional-4d":  # Dream's own code wants a boolean mask
+                kwargs["attention_mask"] = segment_mask(packed["segment"], causal=False)
+        elif self.attention == "bidirectional-4d":
             keep = attention_mask.bool()
             kwargs["attention_mask"] = keep[:, None, None, :] & keep[:, None, :, None]  # (B, 1, L, L)
         else:
             kwargs["attention_mask"] = attention_mask
-        if self.takes_position_ids:  # left padding must not shift positions
+        if self.takes_position_ids and "position_ids" not in kwargs:  # left padding must not shift positions
             kwargs["position_ids"] = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         logits = model(input_ids=input_ids, **kwargs).logits
         if self.shifted_logits:  # position i-1 predicted token i; position 0 (BOS / prompt) has no prediction

@@ -12,6 +12,9 @@ Feature / batch keys (B = batch, L = padded length):
     attention_mask (B, L) long   1 for real tokens
     maskable       (B, L) bool   positions a masked objective may corrupt (the prompt copy)
     target         (B, L) bool   positions of the document in the answer, same count per row as maskable
+Packed rows (train.packing, kinject.data.packing) add
+    position_ids   (B, L) long   positions restarting at 0 per packed sequence (padding: its own run)
+    segment        (B, L) long   which packed sequence a token belongs to, -1 for padding
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from kinject.models.attention import packed_attention_inputs
 
 IGNORE = -100
 SENTINEL_USER = "\u2063KINJECT_USER\u2063"
@@ -93,18 +98,33 @@ def collate(features: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     def pad(key, value, dtype):
         return torch.tensor([f[key] + [value] * (length - len(f[key])) for f in features], dtype=dtype)
 
-    return {
+    batch = {
         "input_ids": pad("input_ids", pad_id, torch.long),
         "labels": pad("labels", IGNORE, torch.long),
         "attention_mask": torch.tensor([[1] * len(f["input_ids"]) + [0] * (length - len(f["input_ids"])) for f in features]),
         "maskable": pad("maskable", False, torch.bool),
         "target": pad("target", False, torch.bool),
     }
+    if "segment" in features[0]:  # packed rows
+        batch["segment"] = pad("segment", -1, torch.long)
+        batch["position_ids"] = torch.tensor([f["position_ids"] + list(range(length - len(f["position_ids"])))
+                                              for f in features])
+    return batch
 
 
-def causal_lm_loss(model, input_ids, attention_mask, labels) -> torch.Tensor:
-    """Mean next-token cross-entropy over positions whose label is not IGNORE."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits  # (B, L, V)
+def model_attention(model, batch: dict, causal: bool = True) -> dict:
+    """The attention keyword arguments for the model: the padding mask, or for packed rows a mask
+    that keeps every packed sequence to itself."""
+    if "segment" not in batch:
+        return {"attention_mask": batch["attention_mask"]}
+    return packed_attention_inputs(model, batch["segment"], batch["position_ids"], causal)
+
+
+def causal_lm_loss(model, input_ids, attention_mask, labels, packed: dict | None = None) -> torch.Tensor:
+    """Mean next-token cross-entropy over positions whose label is not IGNORE.
+    packed: a packed batch's segment / position_ids (see model_attention)."""
+    attention = model_attention(model, packed) if packed is not None else {"attention_mask": attention_mask}
+    logits = model(input_ids=input_ids, **attention).logits  # (B, L, V)
     shift_logits = logits[:, :-1].float()  # position i predicts token i+1
     shift_labels = labels[:, 1:]
     return F.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1), ignore_index=IGNORE)
@@ -142,5 +162,5 @@ class Objective:
     def compute_loss(self, model, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         """Return (loss, scalar stats to log; 'loss_tokens' is counted, not logged).
         The default: plain causal-LM loss on `labels`."""
-        loss = causal_lm_loss(model, batch["input_ids"], batch["attention_mask"], batch["labels"])
+        loss = causal_lm_loss(model, batch["input_ids"], batch["attention_mask"], batch["labels"], packed=batch)
         return loss, {"loss_tokens": int((batch["labels"][:, 1:] != IGNORE).sum())}

@@ -79,7 +79,7 @@ class MaskedDiffusionObjective(Objective):
                 f = {**f, "input_ids": f["input_ids"] + ids, "labels": f["labels"] + ids,
                      "maskable": f["maskable"] + [True] * extra, "target": f["target"] + [True] * extra}
             filled.append(f)
-        return collate(filled, self.tokenizer.pad_token_id)
+        return collate(filled, self.tokenizer.pad_token_id)  # packed rows carry no fill_id (no eos_fill)
 
     # --- loss ----------------------------------------------------------------------------------
 
@@ -88,11 +88,25 @@ class MaskedDiffusionObjective(Objective):
         draws = batch_size if self.cfg.t_per == "sequence" else 1
         return draw_mask_ratio(self.cfg, generator, draws)[:, None].expand(batch_size, 1)
 
+    @staticmethod
+    def packed_sequences(batch: dict) -> tuple[torch.Tensor, int]:
+        """Packed rows: (B, L) index of the training sequence at each position across the batch
+        (-1 for padding), and the number of sequences."""
+        segment = batch["segment"]
+        per_row = segment.max(dim=1).values + 1  # (B,)
+        offset = per_row.cumsum(0) - per_row
+        return torch.where(segment >= 0, segment + offset[:, None], -1), int(per_row.sum())
+
     def corrupt(self, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return (noisy input_ids, masked positions (B, L) bool, t (B, 1))."""
+        """Return (noisy input_ids, masked positions (B, L) bool, t: (B, 1), or (B, L) for packed rows)."""
         maskable = batch["maskable"]
-        # 1. t per batch (or per sequence)
-        t = self.sample_t(generator, maskable.shape[0])
+        # 1. t per batch (or per sequence; a packed row holds several sequences)
+        if "segment" in batch:
+            ids, n = self.packed_sequences(batch)
+            draws = draw_mask_ratio(self.cfg, generator, n if self.cfg.t_per == "sequence" else 1)
+            t = draws[ids.clamp(min=0).cpu()] if self.cfg.t_per == "sequence" else draws.expand(maskable.shape)
+        else:
+            t = self.sample_t(generator, maskable.shape[0])
         # 2. each maskable token independently with probability t (drawn on CPU: same masks on any device)
         masked = (torch.rand(maskable.shape, generator=generator) < t).to(maskable.device) & maskable
         # 3. replace with the mask token
@@ -101,10 +115,16 @@ class MaskedDiffusionObjective(Objective):
 
     def weighted_loss(self, logits: torch.Tensor, batch: dict, masked: torch.Tensor, t) -> torch.Tensor:
         """logits (B, L, V) aligned with the input; cross-entropy at masked positions, weight 1/t
-        (t a float or (B, 1))."""
+        (t a float, (B, 1), or (B, L) for packed rows, whose sequences are normalized one by one)."""
         per_token = F.cross_entropy(logits.float().transpose(1, 2), batch["labels"].masked_fill(~masked, IGNORE),
                                     ignore_index=IGNORE, reduction="none")  # (B, L), 0 where not masked
         weighted = per_token / (t.to(per_token.device) if torch.is_tensor(t) else t)
+        if "segment" in batch and self.cfg.normalize == "sequence":
+            ids, n = self.packed_sequences(batch)
+            real = ids >= 0
+            sums = weighted.new_zeros(n).index_add_(0, ids[real], weighted[real])
+            counts = weighted.new_zeros(n).index_add_(0, ids[real], batch["maskable"][real].to(weighted.dtype))
+            return (sums / counts.clamp(min=1)).mean()
         n_maskable = batch["maskable"].sum(dim=1).clamp(min=1)  # (B,)
         if self.cfg.normalize == "sequence":
             return (weighted.sum(dim=1) / n_maskable).mean()
@@ -114,7 +134,7 @@ class MaskedDiffusionObjective(Objective):
 
     def compute_loss(self, model, batch, generator):
         noisy, masked, t = self.corrupt(batch, generator)
-        logits = self.adapter.denoiser_logits(model, noisy, batch["attention_mask"])
+        logits = self.adapter.denoiser_logits(model, noisy, batch["attention_mask"], packed=batch)
         loss = self.weighted_loss(logits, batch, masked, t)
         n_maskable = int(batch["maskable"].sum())
         return loss, {"mask_t": float(t.mean()), "mask_ratio": float(masked.sum()) / max(n_maskable, 1),

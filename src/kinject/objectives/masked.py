@@ -76,5 +76,6 @@ class MaskedObjective(Objective):
 
     def compute_loss(self, model, batch, generator):
         corrupted, stats = self.corrupt(batch, generator)
-        loss = causal_lm_loss(model, corrupted["input_ids"], corrupted["attention_mask"], corrupted["labels"])
+        loss = causal_lm_loss(model, corrupted["input_ids"], corrupted["attention_mask"], corrupted["labels"],
+                              packed=batch)
         return loss, stats

@@ -123,8 +123,17 @@ def run_table(summary: dict) -> str:
             lines.append(f"| {g or '(none)'} | {_pair(before, 'rouge1_recall')} | {_pair(final, 'rouge1_recall')} |")
     lines += cost_lines(summary)
     if summary.get("augmentation") or summary.get("optimizer"):
+        data = summary.get("data", {})
+        packed = f" in {data['packed_rows']} packed rows" if data.get("packed_rows") else ""
+        n = data.get("training_sequences", "?")
+        sequences = f"{n} training sequences{packed}" if n is not None else "training sequences streamed from the corpus"
         lines += ["", f"Augmentation: {summary.get('augmentation', 'none')}; optimizer: {summary.get('optimizer', 'AdamW')}; "
-                      f"{summary.get('data', {}).get('training_sequences', '?')} training sequences."]
+                      f"{sequences}."]
+        timing = summary.get("timing", {})
+        if "padding_fraction" in timing:
+            lines += ["", f"Padding: {timing['padding_fraction']:.1%} of batch positions; {timing.get('processes', 1)} "
+                          f"process(es), global batch {timing.get('global_batch', '?')}; "
+                          f"{timing.get('tokens_per_second', 0):.0f} training tokens/s."]
     return "\n".join(lines) + "\n"
 
 

@@ -26,13 +26,18 @@ def use_bf16(cfg: TrainConfig) -> bool:
     return cfg.bf16 == "true" or (cfg.bf16 == "auto" and bf16_supported())
 
 
-def training_arguments(cfg: TrainConfig, output_dir: str, n_documents: int, processes: int = 1) -> TrainingArguments:
-    """train.batch_size is per process: the global batch is batch_size x grad_accum x processes."""
-    steps_per_epoch = math.ceil(n_documents / (cfg.batch_size * cfg.grad_accum * processes))
-    total_steps = steps_per_epoch * cfg.epochs
+def training_arguments(cfg: TrainConfig, output_dir: str, n_sequences: int | None, processes: int = 1) -> TrainingArguments:
+    """train.batch_size is per process: the global batch is batch_size x grad_accum x processes.
+    n_sequences: rows per epoch (None for a stream, which needs cfg.max_steps)."""
+    if cfg.max_steps:
+        total_steps = cfg.max_steps
+    else:
+        total_steps = math.ceil(n_sequences / (cfg.batch_size * cfg.grad_accum * processes)) * cfg.epochs
     return TrainingArguments(
         output_dir=output_dir,
         num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.lr,
