@@ -5,7 +5,8 @@ launched by torchrun, as `accelerate launch` does.
 - with the same global batch (2 processes x 2 = 1 process x 4) its loss curve matches the
   1-process run within 1% at every step (the objective averages over each process's tokens, so
   the curves differ by the token balance between processes and by reduction order, not more);
-- masks differ across processes, and each is the one its (seed, process, step) seed draws.
+- masks differ across processes, and each is the one its (seed, process, step) seed draws;
+- a streamed, packed corpus trains too.
 """
 
 from __future__ import annotations
@@ -55,7 +56,12 @@ def losses(run_dir: Path) -> list[float]:
 
 
 def test_two_processes_match_one_process_and_draw_different_masks(tmp_path, tiny_model_dir):
-    two = write_config(tmp_path, tiny_model_dir, "two", 2, "{standard: {}, masked: {objective: {name: masked}}}")
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in DOCS))
+    streamed = (f"{{data: {{train: '', corpus: {corpus}, streaming: true}}, "
+                "train: {max_steps: 3, packing: true, max_length: 64}}")
+    two = write_config(tmp_path, tiny_model_dir, "two", 2,
+                       f"{{standard: {{}}, masked: {{objective: {{name: masked}}}}, streamed: {streamed}}}")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(SCRIPT), str(two), str(tmp_path)]
@@ -74,6 +80,9 @@ def test_two_processes_match_one_process_and_draw_different_masks(tmp_path, tiny
     assert [r["question"] for r in rows if r["epoch"] == 3] == [f"Who is {t.split()[0]} {t.split()[1]}?" for t in DOCS]
     assert (standard / "model" / "model.safetensors").exists() and not (standard / "trainer").exists()
     assert (tmp_path / "two" / "comparison.md").exists()
+    # a streamed, packed corpus: each process reads the stream and keeps its share of every batch
+    log = [json.loads(line) for line in (tmp_path / "two" / "streamed" / "train_log.jsonl").read_text().splitlines()]
+    assert max(r.get("step", 0) for r in log) == 3
 
     # the same global batch in one process: 2 optimizer steps per epoch in both
     one = write_config(tmp_path, tiny_model_dir, "one", 4, "{standard: {}}")

@@ -28,7 +28,8 @@ def use_bf16(cfg: TrainConfig) -> bool:
 
 def training_arguments(cfg: TrainConfig, output_dir: str, n_sequences: int | None, processes: int = 1) -> TrainingArguments:
     """train.batch_size is per process: the global batch is batch_size x grad_accum x processes.
-    n_sequences: rows per epoch (None for a stream, which needs cfg.max_steps)."""
+    n_sequences: rows per epoch (None for a stream, which needs cfg.max_steps; each process then
+    reads the stream and keeps its share of every global batch, as rows differ in length)."""
     if cfg.max_steps:
         total_steps = cfg.max_steps
     else:
@@ -60,6 +61,7 @@ def training_arguments(cfg: TrainConfig, output_dir: str, n_sequences: int | Non
         report_to="none",
         remove_unused_columns=False,
         dataloader_num_workers=0,
+        accelerator_config={"dispatch_batches": False} if n_sequences is None else None,
         disable_tqdm=False,
     )
 
