@@ -70,7 +70,7 @@ def main() -> None:
         cls = objective_class(name)
         adapter = resolve_adapter(model, tokenizer, model_cfg, needs_mask=cls.needs_mask_token)
         objective = cls(ObjectiveConfig(name=name, format="chat"), tokenizer, adapter.mask_id, adapter=adapter)
-        features = build_features(texts, objective, tokenizer, args.max_length, data.train)
+        features, _ = build_features(texts, objective, tokenizer, args.max_length, data.train)
         lengths = [len(f["input_ids"]) for f in features]
         packed = pack_features(features, args.max_length)
         for layout, feats, group in (("random batches", features, False), ("length grouping", features, True),

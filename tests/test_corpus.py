@@ -10,6 +10,7 @@ import pytest
 from kinject.cli import main
 from kinject.config import ObjectiveConfig
 from kinject.data.corpus import corpus_features, load_corpus
+from kinject.data.packing import sequence_budget
 from kinject.errors import KinjectError
 from kinject.objectives.base import encode_text
 from kinject.objectives.standard import StandardObjective
@@ -38,7 +39,7 @@ def objective(tokenizer):
 
 def test_memory_mapped_corpus_builds_the_same_sequences_as_the_documents_file(tmp_path, tokenizer, objective):
     corpus = load_corpus(str(write_jsonl(tmp_path / "c.jsonl", DOCS)))
-    features = corpus_features(corpus, objective, tokenizer, "c.jsonl", "text", 512, chunk=False, packing=False)
+    features = corpus_features(corpus, objective, tokenizer, "c.jsonl", "text", 512, too_long="error", packing=False)
     assert features.cache_files  # memory-mapped Arrow, not a Python list
     expected = [objective.build(encode_text(tokenizer, d)) for d in DOCS]
     got = rows(features)
@@ -53,7 +54,7 @@ def test_streamed_saved_and_parquet_corpora_give_the_same_packed_rows(tmp_path, 
     jsonl = str(write_jsonl(tmp_path / "c.jsonl", DOCS))
     datasets.Dataset.from_list([{"text": d} for d in DOCS]).save_to_disk(str(tmp_path / "saved"))
     datasets.Dataset.from_list([{"text": d} for d in DOCS]).to_parquet(str(tmp_path / "c.parquet"))
-    build = lambda ds: rows(corpus_features(ds, objective, tokenizer, "c", "text", 96, chunk=False, packing=True))
+    build = lambda ds: rows(corpus_features(ds, objective, tokenizer, "c", "text", 96, too_long="error", packing=True))
     mapped = build(load_corpus(jsonl))
     assert len(mapped) < len(DOCS) and sum(r["sequences"] for r in mapped) == len(DOCS)
     assert all(r["length"] <= 96 for r in mapped)
@@ -66,21 +67,28 @@ def test_streamed_saved_and_parquet_corpora_give_the_same_packed_rows(tmp_path, 
 
 def test_long_documents_are_chunked_or_refused(tmp_path, tokenizer, objective):
     corpus = load_corpus(str(write_jsonl(tmp_path / "c.jsonl", DOCS)))
-    with pytest.raises(KinjectError, match=r"c.jsonl: record 3: field 'text': \d+ tokens.*data.chunk=true"):
-        corpus_features(corpus, objective, tokenizer, "c.jsonl", "text", 64, chunk=False, packing=False)
-    chunked = rows(corpus_features(corpus, objective, tokenizer, "c.jsonl", "text", 64, chunk=True, packing=False))
+    with pytest.raises(KinjectError, match=r"c.jsonl: record 3: field 'text': \d+ tokens.*data.too_long=chunk or truncate"):
+        corpus_features(corpus, objective, tokenizer, "c.jsonl", "text", 64, too_long="error", packing=False)
+    chunked = rows(corpus_features(corpus, objective, tokenizer, "c.jsonl", "text", 64, too_long="chunk", packing=False))
     assert len(chunked) > len(DOCS) and all(r["length"] <= 64 for r in chunked)
     document = [t for r in chunked for t, target in zip(r["input_ids"], r["target"]) if target]
     assert document == [t for d in DOCS for t in encode_text(tokenizer, d)]  # every token, in order, once
+    truncated = rows(corpus_features(corpus, objective, tokenizer, "c.jsonl", "text", 64, too_long="truncate",
+                                     packing=False))
+    too_long = sum(len(encode_text(tokenizer, d)) > sequence_budget(objective, 64) for d in DOCS)
+    assert len(truncated) == len(DOCS) and sum(r["truncated"] for r in truncated) == too_long >= 1  # counted
+    assert all(r["length"] <= 64 for r in truncated)
+    kept = [t for t, target in zip(truncated[3]["input_ids"], truncated[3]["target"]) if target]
+    assert kept == encode_text(tokenizer, DOCS[3])[: len(kept)] and len(kept) < len(encode_text(tokenizer, DOCS[3]))
 
 
 def test_bad_corpora_get_one_line_errors(tmp_path, tokenizer, objective):
     wrong_field = load_corpus(str(write_jsonl(tmp_path / "w.jsonl", DOCS, field="body")))
     with pytest.raises(KinjectError, match=r"w.jsonl: record 0: field 'text' missing \(fields: body, source\)"):
-        corpus_features(wrong_field, objective, tokenizer, "w.jsonl", "text", 512, False, False)
+        corpus_features(wrong_field, objective, tokenizer, "w.jsonl", "text", 512, "error", False)
     empty = load_corpus(str(write_jsonl(tmp_path / "e.jsonl", ["fine", "  "])))
     with pytest.raises(KinjectError, match=r"e.jsonl: record 1: field 'text': empty"):
-        corpus_features(empty, objective, tokenizer, "e.jsonl", "text", 512, False, False)
+        corpus_features(empty, objective, tokenizer, "e.jsonl", "text", 512, "error", False)
     (tmp_path / "c.xml").write_text("<doc/>")
     with pytest.raises(KinjectError, match=r"c.xml: cannot tell the format"):
         load_corpus(str(tmp_path / "c.xml"))

@@ -106,8 +106,10 @@ class DataConfig:
     text_field: str = _f("text", "Field of data.corpus that holds the document text.")
     streaming: bool = _f(False, "Stream data.corpus record by record (a datasets IterableDataset: nothing is "
                          "materialized or cached); needs train.max_steps.")
-    chunk: bool = _f(False, "Split documents too long for one training sequence (train.max_length) into "
-                     "consecutive chunks at token boundaries, instead of refusing them.")
+    too_long: str = _f("error", "A document too long for one training sequence (train.max_length, or the "
+                       "model's maximum position if smaller): refuse it (error), split it into consecutive "
+                       "chunks at token boundaries (chunk), or keep its first tokens (truncate; counted in the "
+                       "log and summary.json).", choices=("error", "chunk", "truncate"))
 
 
 @dataclass
@@ -165,7 +167,7 @@ class TrainConfig:
                    choices=("auto", "true", "false"))
     seed: int = _f(0, "Seed for initialization, data order and masks.")
     max_length: int = _f(1024, "Maximum training sequence length in tokens (the packed row length with "
-                         "train.packing); longer documents are an error unless data.chunk.")
+                         "train.packing); see data.too_long for longer documents.")
     max_steps: int | None = _f(None, "Stop after this many optimizer steps (instead of train.epochs); "
                                "needed with data.streaming.")
     packing: bool = _f(False, "Pack several training sequences into each row of up to train.max_length tokens "

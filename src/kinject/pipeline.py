@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import tempfile
@@ -105,39 +106,116 @@ def prepare_data(cfg: Config):
     return ks
 
 
-def build_sft_features(items, objective, max_length: int, source: str) -> list[dict]:
+def build_sft_features(items, objective, max_length: int, source: str, limit: str = "train.max_length") -> list[dict]:
     features = []
     for i, item in enumerate(items):
         feature = objective.build_qa(item.question, item.answer)
         if len(feature["input_ids"]) > max_length:
             raise KinjectError(f"{source}: record {i}: {len(feature['input_ids'])} tokens as a {objective.name} "
-                               f"training sequence, more than train.max_length={max_length}")
+                               f"training sequence, more than {limit}={max_length}")
         features.append(feature)
     return features
 
 
 def build_features(texts: list[TrainingText], objective, tokenizer, max_length: int, source: str,
-                   chunk: bool = False) -> list[dict]:
-    """One training sequence per text; with `chunk`, a text too long for one is split into several."""
-    from kinject.data.packing import chunk_document, sequence_budget
+                   too_long: str = "error", limit: str = "train.max_length") -> tuple[list[dict], int]:
+    """(one training sequence per text, chunked or truncated as data.too_long says; how many texts
+    were truncated). `limit` names where max_length comes from, for the error."""
+    from kinject.data.packing import fit_document, sequence_budget
     from kinject.objectives.base import encode_text
 
     budget = sequence_budget(objective, max_length)
-    features = []
+    features, truncated = [], 0
     for t in texts:
         ids = encode_text(tokenizer, t.text)
-        feature = objective.build(ids)
-        if len(feature["input_ids"]) <= max_length:
-            features.append(feature)
-        elif chunk and budget >= 1:
-            features += [objective.build(piece) for piece in chunk_document(ids, budget)]
-        else:
+        pieces = fit_document(ids, budget, too_long) if budget >= 1 else None
+        if pieces is None:
             what = "field 'text'" if t.kind == "original" else f"its {t.kind} copy"
-            hint = "" if chunk else "; set data.chunk=true to split long documents"
             raise KinjectError(
-                f"{source}: document {t.doc_id!r}: {what}: {len(feature['input_ids'])} tokens as a "
-                f"{objective.name} training sequence, more than train.max_length={max_length}{hint}")
-    return features
+                f"{source}: document {t.doc_id!r}: {what}: {len(objective.build(ids)['input_ids'])} tokens as a "
+                f"{objective.name} training sequence, more than {limit}={max_length}; set data.too_long=chunk or "
+                "truncate")
+        truncated += len(ids) > budget and too_long == "truncate"
+        features += [objective.build(piece) for piece in pieces]
+    return features, truncated
+
+
+
+def make_objective(cfg: Config, model, tokenizer):
+    """(adapter, objective) for the run: model family, mask token (added if needed), the objective."""
+    from kinject.models.adapter import resolve_adapter
+    from kinject.objectives import objective_class
+
+    objective_cls = objective_class(cfg.objective.name)
+    adapter = resolve_adapter(model, tokenizer, cfg.model, needs_mask=objective_cls.needs_mask_token)
+    check_compatible(cfg, objective_cls, adapter)
+    try:
+        return adapter, objective_cls(cfg.objective, tokenizer, adapter.mask_id, adapter=adapter)
+    except ValueError as e:
+        raise KinjectError(f"model '{cfg.model.name}': {e}") from None
+
+
+def sequence_limit(cfg: Config, model_config) -> tuple[int, str]:
+    """The longest training sequence: train.max_length, or the model's maximum position if smaller."""
+    most = getattr(model_config, "max_position_embeddings", None)
+    if isinstance(most, int) and 0 < most < cfg.train.max_length:
+        return most, f"model '{cfg.model.name}' max_position_embeddings"
+    return cfg.train.max_length, "train.max_length"
+
+
+def training_features(cfg: Config, objective, tokenizer, model_config, train_items, texts, head: int | None = None):
+    """(training features, what they are for summary.json): math pairs, documents, or a corpus
+    (only its first `head` records when given: the check before any run starts)."""
+    t, d = cfg.train, cfg.data
+    max_length, limit = sequence_limit(cfg, model_config)
+    if d.corpus:  # datasets.map: tokenized, chunked and packed batch by batch, memory-mapped or streamed
+        from kinject.data.corpus import corpus_features, describe_corpus, load_corpus
+
+        corpus = load_corpus(d.corpus, d.corpus_split, d.streaming)
+        if head is not None:
+            import datasets
+
+            corpus = datasets.Dataset.from_list(list(itertools.islice(iter(corpus), head)))
+        with distributed.main_process_first():  # the main process writes the map cache, the others read it
+            features = corpus_features(corpus, objective, tokenizer, d.corpus, d.text_field, max_length, d.too_long,
+                                       t.packing)
+        if d.streaming:  # read the first batch now: a wrong field or a too-long document fails before any write
+            next(iter(features), None)
+        return features, {"corpus": d.corpus, **describe_corpus(corpus, features)}
+    if train_items is not None:
+        features = build_sft_features(train_items, objective, max_length, d.train, limit)
+        sequences = {"training_sequences": len(features)}
+    else:
+        features, truncated = build_features(texts, objective, tokenizer, max_length, documents_path(cfg), d.too_long,
+                                             limit)
+        if truncated and head is None:
+            log(f"truncated {truncated} documents to fit {limit}={max_length} (data.too_long=truncate)")
+        sequences = {"training_sequences": len(features)}
+        if d.too_long == "truncate":
+            sequences["truncated_documents"] = truncated
+    if t.packing:
+        from kinject.data.packing import pack_features
+
+        features = pack_features(features, max_length, shifted_labels=not objective.needs_bidirectional)
+        sequences["packed_rows"] = len(features)
+    return features, sequences
+
+
+def check_run(cfg: Config) -> None:
+    """Everything a run checks before it trains, without loading weights (the model is built on
+    the meta device): data files, model config and tokenizer, remote code, mask token, objective,
+    and the length of every training sequence. `kinject run` checks every run of a config this way
+    before the first one starts."""
+    from kinject.models.loading import load_skeleton
+
+    data = prepare_data(cfg)
+    skeleton, tokenizer, _ = load_skeleton(cfg.model)
+    _, objective = make_objective(cfg, skeleton, tokenizer)
+    if cfg.task == "math":
+        training_features(cfg, objective, tokenizer, skeleton.config, data[0], [])
+    else:
+        texts = [] if cfg.data.corpus else build_training_set(data, cfg.data, cfg.augment, documents_path(cfg))
+        training_features(cfg, objective, tokenizer, skeleton.config, None, texts, head=100)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,8 +269,6 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
 
     from kinject.evaluation.diffusion import sampler_for
     from kinject.evaluation.qa import evaluate_qa
-    from kinject.models.adapter import resolve_adapter
-    from kinject.objectives import objective_class
     from kinject.training.trainer import (EpochEvalCallback, KinjectTrainer, newest_checkpoint, sam_rho,
                                           training_arguments, use_bf16)
 
@@ -215,43 +291,17 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     # 2. model, tokenizer, adapter (family, mask token), objective, training sequences
     with distributed.main_process_first():  # a first load may convert and cache the weights
         model, tokenizer, model_path = load_model_and_tokenizer(cfg.model)
-    objective_cls = objective_class(cfg.objective.name)
-    adapter = resolve_adapter(model, tokenizer, cfg.model, needs_mask=objective_cls.needs_mask_token)
-    check_compatible(cfg, objective_cls, adapter)
+    adapter, objective = make_objective(cfg, model, tokenizer)
     mask = adapter.mask
     if mask:
         log(f"mask token: {mask.token!r} (id {mask.id}{', added' if mask.added else ''})")
-    try:
-        objective = objective_cls(cfg.objective, tokenizer, adapter.mask_id, adapter=adapter)
-    except ValueError as e:
-        raise KinjectError(f"model '{cfg.model.name}': {e}") from None
     sampler = sampler_for(cfg.eval, adapter)
     if cfg.model.lora.enabled:
         from kinject.models.lora import apply_lora
 
         model = apply_lora(model, cfg.model.lora)
-    t = cfg.train
-    if cfg.data.corpus:  # datasets.map: tokenized, chunked and packed batch by batch, memory-mapped or streamed
-        from kinject.data.corpus import corpus_features, describe_corpus, load_corpus
-
-        corpus = load_corpus(cfg.data.corpus, cfg.data.corpus_split, cfg.data.streaming)
-        with distributed.main_process_first():  # the main process writes the map cache, the others read it
-            features = corpus_features(corpus, objective, tokenizer, cfg.data.corpus, cfg.data.text_field,
-                                       t.max_length, cfg.data.chunk, t.packing)
-        if cfg.data.streaming:  # read the first batch now: a wrong field or a too-long document fails before any write
-            next(iter(features), None)
-        sequences = {"corpus": cfg.data.corpus, **describe_corpus(corpus, features)}
-    else:
-        if math:
-            features = build_sft_features(train_items, objective, t.max_length, cfg.data.train)
-        else:
-            features = build_features(texts, objective, tokenizer, t.max_length, documents_path(cfg), cfg.data.chunk)
-        sequences = {"training_sequences": len(features)}
-        if t.packing:
-            from kinject.data.packing import pack_features
-
-            features = pack_features(features, t.max_length, shifted_labels=not objective.needs_bidirectional)
-            sequences["packed_rows"] = len(features)
+    features, sequences = training_features(cfg, objective, tokenizer, model.config,
+                                            train_items if math else None, texts)
 
     # 3. the run directory
     main = distributed.is_main()
@@ -503,9 +553,9 @@ def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Co
             with distributed.main_process_first():
                 build_world(cfg.world)
             built.add(cfg.world.dir)
-    for cfg in configs:  # validate every run's data before the first one trains
+    for cfg in configs:  # check every run (data, tokenizer, mask token, lengths) before the first one trains
         with distributed.main_process_first():  # may write generated people / problems
-            prepare_data(cfg)
+            check_run(cfg)
     before_cache: dict = {}
     summaries = []
     for i, cfg in enumerate(configs):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-from kinject.data.packing import chunk_document, pack_features, sequence_budget
+from kinject.data.packing import fit_document, pack_features, sequence_budget
 from kinject.errors import KinjectError
 
 BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv", ".txt": "text"}
@@ -49,11 +49,11 @@ def load_corpus(source: str, split: str = "train", streaming: bool = False):
         raise KinjectError(f"{source}: cannot read as a corpus ({type(e).__name__}: {reason})") from None
 
 
-def corpus_features(ds, objective, tokenizer, source: str, text_field: str, max_length: int, chunk: bool,
+def corpus_features(ds, objective, tokenizer, source: str, text_field: str, max_length: int, too_long: str,
                     packing: bool):
-    """The corpus as training features (one column per feature key, plus 'length'), built by
-    datasets.map in batches: every document tokenized, chunked if asked, built by the objective,
-    and packed within its batch if asked."""
+    """The corpus as training features (one column per feature key, plus 'length', 'sequences' and
+    'truncated'), built by datasets.map in batches: every document tokenized, chunked or truncated
+    as data.too_long says, built by the objective, and packed within its batch if asked."""
     from kinject.objectives.base import encode_text
 
     columns = ds.column_names
@@ -72,21 +72,24 @@ def corpus_features(ds, objective, tokenizer, source: str, text_field: str, max_
     shifted = not objective.needs_bidirectional
 
     def build(batch, indices):
-        features = []
+        features, truncated = [], 0
         for i, text in zip(indices, batch[text_field]):
             if not isinstance(text, str) or not text.strip():
                 raise KinjectError(f"{source}: record {i}: field {text_field!r}: empty or not a string")
             ids = encode_text(tokenizer, text)
-            if len(ids) > budget and not chunk:
+            pieces = fit_document(ids, budget, too_long)
+            if pieces is None:
                 raise KinjectError(f"{source}: record {i}: field {text_field!r}: {len(ids)} tokens, more than fit "
-                                   f"in train.max_length={max_length} ({budget} as a {objective.name} sequence); "
-                                   "set data.chunk=true to split long documents")
-            features += [objective.build(piece) for piece in chunk_document(ids, budget)]
+                                   f"in {max_length} ({budget} as a {objective.name} sequence); set "
+                                   "data.too_long=chunk or truncate")
+            truncated += too_long == "truncate" and len(ids) > budget
+            features += [objective.build(piece) for piece in pieces]
         if packing:
             features = pack_features(features, max_length, shifted)
         out = {key: [f[key] for f in features] for key in features[0]} if features else {}
         out["length"] = [len(f["input_ids"]) for f in features]
         out["sequences"] = [max(f["segment"]) + 1 if packing else 1 for f in features]
+        out["truncated"] = [truncated] + [0] * (len(features) - 1) if features else []
         return out
 
     return ds.map(build, batched=True, batch_size=MAP_BATCH, with_indices=True, remove_columns=columns)
@@ -96,6 +99,7 @@ def describe_corpus(corpus, features) -> dict:
     """Counts for summary.json (None where a stream cannot know them before it is read)."""
     rows = count_rows(features)
     return {"corpus_documents": count_rows(corpus), "training_sequences": sum(features["sequences"]) if rows else None,
+            "truncated_documents": sum(features["truncated"]) if rows else None,
             "packed_rows": rows if rows and "segment" in features.column_names else None}
 
 

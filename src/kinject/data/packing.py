@@ -68,3 +68,14 @@ def sequence_budget(objective, max_length: int) -> int:
 def chunk_document(ids: list[int], budget: int) -> list[list[int]]:
     """Consecutive chunks of at most `budget` tokens (the last one shorter)."""
     return [ids[i : i + budget] for i in range(0, len(ids), budget)] or [ids]
+
+
+def fit_document(ids: list[int], budget: int, too_long: str) -> list[list[int]] | None:
+    """The pieces a document trains as under data.too_long; None when it is too long and refused."""
+    if len(ids) <= budget:
+        return [ids]
+    if too_long == "chunk":
+        return chunk_document(ids, budget)
+    if too_long == "truncate":
+        return [ids[:budget]]
+    return None

@@ -8,6 +8,7 @@ Note: the dequantized Q4_1 weights are close to, not identical with, the hub's b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -131,12 +132,68 @@ def _model_class(config):
     return AutoModelForCausalLM
 
 
+def _config_and_tokenizer(cfg: ModelConfig, path: str):
+    """The model config (bidirectional if asked) and tokenizer: no weights, no code unless trusted."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    kwargs = dict(trust_remote_code=cfg.trust_remote_code, revision=cfg.revision)
+    with loading_errors(cfg):
+        config = AutoConfig.from_pretrained(path, **kwargs)
+        if cfg.bidirectional:
+            config.is_causal = False
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return config, tokenizer
+
+
+@contextlib.contextmanager
+def loading_errors(cfg: ModelConfig):
+    """transformers' loading errors as one line naming the model; remote code refused unless trusted."""
+    try:
+        yield
+    except (OSError, ValueError) as e:
+        text = str(e).strip()
+        if "trust_remote_code" in text and not cfg.trust_remote_code:
+            raise KinjectError(f"model '{cfg.name}': ships its own modelling code; set "
+                               "model.trust_remote_code=true if you trust it") from None
+        first = text.splitlines()[0] if text else type(e).__name__
+        raise KinjectError(f"model '{cfg.name}': cannot load ({first})") from None
+
+
+def load_skeleton(cfg: ModelConfig):
+    """(model on the meta device, tokenizer, path): the architecture without weights, for checking
+    a run (mask token, objective, sequence lengths) before any weights load. Resizing its
+    embeddings is a no-op: a mask token added here is added for real when the run loads."""
+    import torch
+
+    from kinject.models.lora import adapter_base, is_adapter_dir
+
+    if is_adapter_dir(cfg.name):
+        from dataclasses import replace
+
+        from transformers import AutoTokenizer
+
+        base, _, _ = load_skeleton(replace(cfg, name=adapter_base(cfg.name)))
+        with loading_errors(cfg):
+            tokenizer = AutoTokenizer.from_pretrained(cfg.name)
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return base, tokenizer, str(cfg.name)
+    path = resolve_model_path(cfg)
+    config, tokenizer = _config_and_tokenizer(cfg, path)
+    with loading_errors(cfg), torch.device("meta"):
+        skeleton = _model_class(config).from_config(config, trust_remote_code=cfg.trust_remote_code)
+    skeleton.resize_token_embeddings = lambda *args, **kwargs: None
+    return skeleton, tokenizer, path
+
+
 def load_model_and_tokenizer(cfg: ModelConfig, dtype=None):
     """Load (model, tokenizer, resolved_path). Weights load only from safetensors.
 
     model.bidirectional builds the decoder with config.is_causal=False (transformers 5.x), the way
     any Hugging Face decoder becomes a masked-diffusion denoiser."""
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from kinject.models.lora import adapter_base, is_adapter_dir
 
@@ -153,21 +210,8 @@ def load_model_and_tokenizer(cfg: ModelConfig, dtype=None):
             tokenizer.pad_token = tokenizer.eos_token
         return PeftModel.from_pretrained(base, cfg.name), tokenizer, str(cfg.name)
     path = resolve_model_path(cfg)
-    kwargs = dict(trust_remote_code=cfg.trust_remote_code, revision=cfg.revision)
-    try:
-        config = AutoConfig.from_pretrained(path, **kwargs)
-        if cfg.bidirectional:
-            config.is_causal = False
-        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        model = _model_class(config).from_pretrained(path, config=config, use_safetensors=True,
-                                                     dtype=dtype or "float32", **kwargs)
-    except (OSError, ValueError) as e:
-        text = str(e).strip()
-        if "trust_remote_code" in text and not cfg.trust_remote_code:
-            raise KinjectError(f"model '{cfg.name}': ships its own modelling code; set "
-                               "model.trust_remote_code=true if you trust it") from None
-        first = text.splitlines()[0] if text else type(e).__name__
-        raise KinjectError(f"model '{cfg.name}': cannot load ({first})") from None
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    config, tokenizer = _config_and_tokenizer(cfg, path)
+    with loading_errors(cfg):
+        model = _model_class(config).from_pretrained(path, config=config, use_safetensors=True, dtype=dtype or "float32",
+                                                     trust_remote_code=cfg.trust_remote_code, revision=cfg.revision)
     return model, tokenizer, path

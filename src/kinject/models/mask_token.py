@@ -38,11 +38,16 @@ def resolve_mask_token(tokenizer, model, spec: str = "auto") -> MaskToken:
             token = candidates[0]
             return MaskToken(token, tokenizer.convert_tokens_to_ids(token), added=False)
         spec = NEW_MASK_TOKEN
+    roles = {"BOS": tokenizer.bos_token, "EOS": tokenizer.eos_token, "PAD": tokenizer.pad_token, "UNK": tokenizer.unk_token}
+    role = next((name for name, token in roles.items() if token == spec), None)
+    if role:
+        raise KinjectError(f"config: key 'model.mask_token': {spec!r} is the tokenizer's {role} token and cannot be the mask")
+    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else ""
+    if spec in template:
+        raise KinjectError(f"config: key 'model.mask_token': {spec!r} appears in the chat template and cannot be the mask")
     ids = tokenizer.encode(spec, add_special_tokens=False)
     if len(ids) == 1 and tokenizer.convert_ids_to_tokens(ids[0]) == spec:
         return MaskToken(spec, ids[0], added=False)
-    if spec in (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token):
-        raise KinjectError(f"config: key 'model.mask_token': {spec!r} is a BOS/EOS/PAD token and cannot be the mask")
     tokenizer.add_special_tokens({"additional_special_tokens": [spec]}, replace_extra_special_tokens=False)
     model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     return MaskToken(spec, tokenizer.convert_tokens_to_ids(spec), added=True)
