@@ -79,6 +79,7 @@ def test_two_processes_match_one_process_and_draw_different_masks(tmp_path, tiny
     rows = [json.loads(line) for line in (standard / "generations.jsonl").read_text().splitlines()]
     assert [r["question"] for r in rows if r["epoch"] == 3] == [f"Who is {t.split()[0]} {t.split()[1]}?" for t in DOCS]
     assert (standard / "model" / "model.safetensors").exists() and not (standard / "trainer").exists()
+    assert len(list((standard / "tensorboard").glob("events.*"))) == 1  # only the main process writes
     assert (tmp_path / "two" / "comparison.md").exists()
     # a streamed, packed corpus: each process reads the stream and keeps its share of every batch
     log = [json.loads(line) for line in (tmp_path / "two" / "streamed" / "train_log.jsonl").read_text().splitlines()]

@@ -238,8 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KinjectError as e:
         print(f"kinject: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+        return e.exit_code
+    except KeyboardInterrupt as e:
+        if str(e):  # RunInterrupted: says where the checkpoint is
+            print(f"kinject: interrupted: {e}", file=sys.stderr)
+            return 130
         hint = "; continue with `kinject run ... --resume`" if getattr(args, "command", "") == "run" else ""
         print(f"kinject: interrupted (runs with train.checkpoint_steps keep their newest checkpoint{hint})"
               if hint else "kinject: interrupted", file=sys.stderr)

@@ -19,9 +19,12 @@ def launched() -> bool:
 
 
 def state():
+    """accelerate's PartialState as the Trainer sets it up (on the CPU when there is no CUDA device:
+    without cpu=True a CPU-only torchrun process would see itself as the only one)."""
+    import torch
     from accelerate import PartialState
 
-    return PartialState()
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def sharded_weights() -> str | None:

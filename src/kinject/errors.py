@@ -7,6 +7,18 @@ class KinjectError(Exception):
     The CLI prints ``str(err)`` on one line and exits with code 2; no traceback.
     """
 
+    exit_code = 2
+
+
+class RunFailed(KinjectError):
+    """A run that started and could not go on (out of memory): one line, exit code 1."""
+
+    exit_code = 1
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C, after the run saved a checkpoint at an optimizer-step boundary (exit code 130)."""
+
 
 def located(path, message: str, line: int | None = None, field: str | None = None) -> KinjectError:
     """Build a one-line error like ``data.jsonl:7: field 'answer': must be a non-empty string``."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -15,9 +17,9 @@ from kinject.config import Config
 from kinject.data.loaders import load_knowledge_set
 from kinject.data.schema import KnowledgeSet
 from kinject import distributed
-from kinject.errors import KinjectError
+from kinject.errors import KinjectError, RunFailed, RunInterrupted
 from kinject.models.loading import load_model_and_tokenizer, log
-from kinject.reporting.run_dir import RunDir, best_entry, write_atomic, write_json
+from kinject.reporting.run_dir import RunDir, best_entry, write_atomic, write_json, write_state
 
 FINISHED_MARKER = "summary.json"
 
@@ -223,11 +225,24 @@ def check_run(cfg: Config) -> None:
 
 
 def check_output_dirs(configs: list[Config], overwrite: bool, resume: bool = False) -> None:
+    """Refuse to touch a directory that holds a run unless --resume or --overwrite says what to do,
+    and never touch one whose run is still going."""
+    from kinject.reporting.run_dir import run_status
+
     for cfg in configs:
         path = Path(cfg.output_dir)
-        if path.exists() and any(path.iterdir()):
-            if not overwrite and not resume:
-                raise KinjectError(f"{path}: output directory already holds files; pass --overwrite to replace them")
+        status, sentence = run_status(path)
+        if status == "running":
+            raise KinjectError(f"{path}: a run is {sentence}; stop it or wait for it first")
+        if status == "empty" or overwrite or resume:
+            continue
+        if not (path / "config.yaml").exists():
+            raise KinjectError(f"{path}: output directory already holds files; pass --overwrite to replace them")
+        if status == "finished":
+            raise KinjectError(f"{path}: holds a finished run; pass --overwrite to replace it")
+        if status == "resumable":
+            raise KinjectError(f"{path}: holds an {sentence} (or --overwrite to start over)")
+        raise KinjectError(f"{path}: holds an {sentence}")
 
 
 def before_key(cfg: Config) -> str:
@@ -265,12 +280,10 @@ def describe_sampler(sampler) -> str:
 def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = False, resume: bool = False) -> dict:
     import torch
     from torch.utils.tensorboard import SummaryWriter
-    from transformers.integrations import TensorBoardCallback
-
     from kinject.evaluation.diffusion import sampler_for
     from kinject.evaluation.qa import evaluate_qa
-    from kinject.training.trainer import (EpochEvalCallback, KinjectTrainer, newest_checkpoint, sam_rho,
-                                          training_arguments, use_bf16)
+    from kinject.training.trainer import (STAGING, EpochEvalCallback, GracefulStop, KinjectTrainer, SharedTensorBoard,
+                                          newest_checkpoint, sam_rho, training_arguments, use_bf16)
 
     before_cache = {} if before_cache is None else before_cache
     started = time.time()
@@ -316,6 +329,9 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         run.load_until(step)
         log(f"resuming from {checkpoint} (optimizer step {step})")
     run.write_config(cfg.to_dict())
+    if main:
+        write_state(run.path, "running", step=0)
+        shutil.rmtree(run.path / "trainer" / STAGING, ignore_errors=True)  # a checkpoint cut short by a kill
     bf16 = use_bf16(cfg.train)
     tb = SummaryWriter(log_dir=str(run.path / "tensorboard")) if main else None
     eval_seconds = 0.0
@@ -375,7 +391,9 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
 
     args = training_arguments(cfg.train, str(run.path / "trainer"), count_rows(features), distributed.num_processes())
     sam = {"rho": sam_rho(cfg.train), "adaptive": cfg.train.sam_adaptive} if cfg.train.optimizer == "sam" else None
-    callbacks = [EpochEvalCallback(cfg.eval.every, cfg.train.epochs, evaluate, evaluate_before), TensorBoardCallback(tb)]
+    graceful = GracefulStop()
+    callbacks = [EpochEvalCallback(cfg.eval.every, cfg.train.epochs, evaluate, evaluate_before), SharedTensorBoard(tb),
+                 graceful]
     if cfg.train.wandb:
         from transformers.integrations import WandbCallback
 
@@ -385,9 +403,14 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     if checkpoint:
         trainer.load_counters(checkpoint)
     t_train = time.time()
-    trainer.train(resume_from_checkpoint=checkpoint)
+    with graceful.installed(), out_of_memory_advice(cfg, trainer):
+        trainer.train(resume_from_checkpoint=checkpoint)
+    if graceful.stopped_at is not None:
+        raise RunInterrupted(f"{run.path}: stopped after optimizer step {graceful.stopped_at} and saved a checkpoint; "
+                             "continue with `kinject run CONFIG --resume`")
     train_seconds = time.time() - t_train - eval_seconds
-    final = evaluate(cfg.train.epochs, trainer.state.global_step)
+    with out_of_memory_advice(cfg, trainer):
+        final = evaluate(cfg.train.epochs, trainer.state.global_step)
     if tb:
         tb.close()
     counters = trainer.counters_all_processes()
@@ -395,16 +418,26 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     # 6. report
     compute = compute_accounting(model, counters, texts, cfg)  # before a LoRA merge changes the model
     run.write_train_log(trainer.state.log_history)
+    staging = run.path / ".save.partial"  # model/ and adapter/ appear whole or not at all
+    if main:
+        shutil.rmtree(staging, ignore_errors=True)
+    distributed.wait_for_everyone()
     if cfg.save_model and cfg.model.lora.enabled:
         from kinject.models.lora import save_lora_run
 
         if main:
-            save_lora_run(model, tokenizer, run.path, merge=cfg.model.lora.merge_on_save)
+            save_lora_run(model, tokenizer, staging, merge=cfg.model.lora.merge_on_save)
     elif cfg.save_model:
-        trainer.save_model(str(run.path / "model"))  # gathers FSDP / ZeRO-3 shards; model + tokenizer, main process
+        trainer.save_model(str(staging / "model"))  # gathers FSDP / ZeRO-3 shards; model + tokenizer, main process
     distributed.wait_for_everyone()
-    if main:
-        shutil.rmtree(run.path / "trainer", ignore_errors=True)
+    if main and staging.exists():
+        from kinject.training.trainer import fsync_tree
+
+        fsync_tree(staging)
+        for part in sorted(staging.iterdir()):
+            shutil.rmtree(run.path / part.name, ignore_errors=True)
+            os.replace(part, run.path / part.name)
+        staging.rmdir()
     best = best_entry(run.evaluations)
     summary = {
         "run": cfg.run_name,
@@ -439,9 +472,50 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
             "global_batch": cfg.train.batch_size * cfg.train.grad_accum * distributed.num_processes(),
         },
     }
-    run.write_summary(summary)
+    if main:
+        write_state(run.path, "finished", step=trainer.state.global_step)
+    run.write_summary(summary)  # summary.json last: the run is finished
+    if main:
+        shutil.rmtree(run.path / "trainer", ignore_errors=True)
     log(f"wrote {run.path}/summary.md")
     return summary
+
+
+def mark_stopped(output_dir: str, error: BaseException) -> None:
+    """A run this process was running stopped: record why in run_state.json."""
+    from kinject.reporting.run_dir import read_state
+
+    path = Path(output_dir)
+    state = read_state(path)
+    if not distributed.is_main() or state.get("state") != "running" or state.get("pid") != os.getpid():
+        return
+    if isinstance(error, KeyboardInterrupt):
+        reason = "interrupted (Ctrl-C)"
+    else:
+        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        reason = f"failed: {type(error).__name__}" + (f": {text}" if text else "")
+    write_state(path, "interrupted" if isinstance(error, KeyboardInterrupt) else "failed", message=reason)
+
+
+@contextlib.contextmanager
+def out_of_memory_advice(cfg: Config, trainer):
+    """Out of memory: one line with what to change, and where the newest checkpoint is."""
+    import torch
+
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        from kinject.training.trainer import checkpoint_step, newest_checkpoint
+
+        t, e = cfg.train, cfg.eval
+        newest = newest_checkpoint(Path(cfg.output_dir) / "trainer")
+        saved = (f"; the newest checkpoint is optimizer step {checkpoint_step(newest)} (kinject run CONFIG --resume)"
+                 if newest else "; no checkpoint was saved (train.checkpoint_steps)")
+        raise RunFailed(f"{cfg.output_dir}: out of memory at optimizer step {trainer.state.global_step} "
+                        f"(train.batch_size={t.batch_size}, train.max_length={t.max_length}, "
+                        f"eval.batch_size={e.batch_size}): lower train.batch_size (raise train.grad_accum to keep the "
+                        "global batch) or eval.batch_size, shorten train.max_length, or set model.lora.enabled=true or "
+                        f"launch with configs/accelerate/fsdp.yaml{saved}") from None
 
 
 def compute_accounting(model, counters: dict, texts: list[TrainingText], cfg: Config) -> dict:
@@ -561,7 +635,11 @@ def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Co
     for i, cfg in enumerate(configs):
         if len(configs) > 1:
             log(f"run {i + 1}/{len(configs)}: {cfg.run_name} ({describe_objective(cfg)})")
-        summaries.append(run_one(cfg, before_cache, overwrite, resume))
+        try:
+            summaries.append(run_one(cfg, before_cache, overwrite, resume))
+        except BaseException as e:
+            mark_stopped(cfg.output_dir, e)
+            raise
     everything = all_configs or configs
     if not distributed.is_main():
         return summaries

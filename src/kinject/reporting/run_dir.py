@@ -4,7 +4,8 @@
     metrics.jsonl      one line per QA evaluation (epoch, step, forward/backward/groups)
     generations.jsonl  question, gold, generated text and scores, per evaluation
     train_log.jsonl    Trainer log history (loss, learning rate, grad norm, mask ratio)
-    summary.json       before / final / best, timing, data, mask token
+    summary.json       before / final / best, timing, data, mask token (written last: the run finished)
+    run_state.json     running / interrupted / failed / finished, with the process, step and reason
     summary.md         the same as a table
     accuracy.png       forward and backward accuracy against epoch
     tensorboard/       training curves
@@ -15,7 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -87,6 +91,57 @@ class RunDir:
         plot_accuracy(self.evaluations, self.path / "accuracy.png", title=summary.get("run") or summary["objective"])
         write_atomic(self.path / "summary.md", run_table(summary))
         write_json(self.path / "summary.json", summary)  # last: its presence marks a finished run
+
+
+STATE_FILE = "run_state.json"
+
+
+def write_state(path: Path, state: str, **details) -> None:
+    """run_state.json: what the run is doing, by which process, and why it stopped."""
+    write_json(Path(path) / STATE_FILE, {"state": state, "pid": os.getpid(), "host": socket.gethostname(),
+                                         "command": " ".join(sys.argv), "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                         **details})
+
+
+def read_state(path: Path) -> dict:
+    try:
+        return json.loads((Path(path) / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_status(path) -> tuple[str, str]:
+    """(status, one sentence) for a run directory. status: empty, finished, running, resumable or
+    incomplete. A run killed at any moment is resumable (a complete checkpoint exists) or
+    incomplete (none does); summary.json, written last, is what makes a run finished."""
+    from kinject.training.trainer import checkpoint_step, newest_checkpoint
+
+    path = Path(path)
+    if not path.is_dir() or not any(path.iterdir()):
+        return "empty", "no run here"
+    if (path / "summary.json").is_file():
+        return "finished", "finished"
+    state = read_state(path)
+    if (state.get("state") == "running" and state.get("host") == socket.gethostname() and _alive(state.get("pid"))
+            and int(state.get("pid", -1)) != os.getpid()):
+        return "running", f"running now (process {state['pid']})"
+    why = state.get("message") or ("stopped without a word (killed?)" if state.get("state") == "running"
+                                   else f"{state.get('state', 'no run_state.json')}")
+    checkpoint = newest_checkpoint(path / "trainer")
+    if checkpoint:
+        return "resumable", (f"incomplete ({why}); resumable from optimizer step {checkpoint_step(checkpoint)}: "
+                             "continue with `kinject run CONFIG --resume`")
+    return "incomplete", f"incomplete ({why}); no checkpoint to resume from: start again with --overwrite"
 
 
 def best_entry(evaluations: list[dict]) -> dict | None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.integrations import TensorBoardCallback
+from transformers.trainer_utils import rotate_checkpoints
 
 from kinject.config import TrainConfig
 from kinject.training.sam import SAM
@@ -66,10 +70,19 @@ def training_arguments(cfg: TrainConfig, output_dir: str, n_sequences: int | Non
     )
 
 
+STAGING = ".staging"  # checkpoints are written here, then renamed into place whole
+
+
 def newest_checkpoint(output_dir) -> str | None:
-    """The checkpoint-N directory with the largest N, if any."""
-    found = [p for p in Path(output_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    """The checkpoint-N directory with the largest N, if any. Every checkpoint-N is complete: it is
+    renamed into place only once everything in it is written."""
+    found = [p for p in Path(output_dir).glob("checkpoint-*")
+             if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
     return str(max(found, key=lambda p: int(p.name.split("-")[-1]))) if found else None
+
+
+def checkpoint_step(checkpoint) -> int:
+    return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"])
 
 
 def step_seed(seed: int, process_index: int, step: int, micro_step: int) -> int:
@@ -167,10 +180,30 @@ class KinjectTrainer(Trainer):
         return Path(checkpoint) / f"kinject_counters_{self.args.process_index}.json"
 
     def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
-        path = self._counters_file(Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}")
-        if path.parent.exists():
-            path.write_text(json.dumps({k: getattr(self, k) for k in self.COUNTERS}))
+        """Write the checkpoint into output_dir/.staging, then rename it into place: a run killed
+        while saving leaves no half-written checkpoint-N (only a stale .staging, cleared next time)."""
+        final_root = Path(self.args.output_dir)
+        name = f"checkpoint-{self.state.global_step}"
+        staging = final_root / STAGING
+        if self.args.should_save and (staging / name).exists():
+            shutil.rmtree(staging / name)
+        self.accelerator.wait_for_everyone()
+        self.args.output_dir = str(staging)
+        try:
+            super()._save_checkpoint(model, trial)  # (its rotation sees only the staging directory)
+            (staging / name).mkdir(parents=True, exist_ok=True)
+            self._counters_file(staging / name).write_text(json.dumps({k: getattr(self, k) for k in self.COUNTERS}))
+        finally:
+            self.args.output_dir = str(final_root)
+        self.accelerator.wait_for_everyone()  # every process has written its part
+        if self.args.should_save:
+            fsync_tree(staging / name)
+            if (final_root / name).exists():
+                shutil.rmtree(final_root / name)
+            os.replace(staging / name, final_root / name)
+            rotate_checkpoints(output_dir=str(final_root), save_total_limit=self.args.save_total_limit,
+                               best_model_checkpoint=None, use_mtime=False)
+        self.accelerator.wait_for_everyone()
 
     def counters_all_processes(self) -> dict[str, int]:
         """kinject's token counters summed over processes."""
@@ -189,6 +222,68 @@ class KinjectTrainer(Trainer):
             logs[key] = float(np.mean(values))
         self._stats.clear()
         super().log(logs, start_time)
+
+
+class SharedTensorBoard(TensorBoardCallback):
+    """transformers' TensorBoard callback on kinject's writer, left open at the end of training so
+    the final evaluation lands in the same event file (the callback would close it)."""
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.tb_writer:
+            self.tb_writer.flush()
+
+
+class GracefulStop(TrainerCallback):
+    """Ctrl-C during training: finish the current optimizer step, save a checkpoint there (the state
+    an uninterrupted run has at that step, so resuming stays exact) and stop. A second Ctrl-C stops
+    at once. With several processes, all stop at the same step."""
+
+    def __init__(self):
+        self.requested = False
+        self.stopped_at: int | None = None
+
+    def _on_signal(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        from kinject.models.loading import log
+
+        log("interrupt: finishing this optimizer step and saving a checkpoint (Ctrl-C again to stop at once)")
+
+    @contextlib.contextmanager
+    def installed(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, self._on_signal)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        requested = self.requested
+        if args.world_size > 1:  # one process's Ctrl-C stops them all at this step
+            import torch.distributed as dist
+
+            flag = torch.tensor([int(requested)], device=args.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            requested = bool(flag.item())
+        if requested:
+            control.should_save = True
+            control.should_training_stop = True
+            self.stopped_at = state.global_step
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush every file under `path` to disk (a rename must not publish data still in the page cache)."""
+    for file in Path(path).rglob("*"):
+        if file.is_file():
+            with open(file, "rb") as f:
+                os.fsync(f.fileno())
 
 
 class EpochEvalCallback(TrainerCallback):
