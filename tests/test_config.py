@@ -49,12 +49,13 @@ def test_defaults_follow_methods_md():
     (["objective.name=diffusion"], "command line: key 'objective.name': 'diffusion' is not one of standard, masked, mdm, sft, masked_sft"),
     (["train.lr"], "command line: override 'train.lr' must look like section.key=value"),
     (["train=3"], "command line: key 'train' is a section; set its fields, e.g. 'train.epochs'"),
-    (["objective.t_low=0.9", "objective.t_high=0.1"], "config: key 'objective.t_low': need 0 <= t_low <= t_high <= 1"),
+    (["objective.t_low=0.9", "objective.t_high=0.1"], "{cfg}: key 'objective.t_low': need 0 <= t_low <= t_high <= 1"),  # range checks name the file
 ])
 def test_bad_overrides_give_one_line(tmp_path, override, message):
+    path = write(tmp_path, BASE)
     with pytest.raises(KinjectError) as err:
-        load_runs(write(tmp_path, BASE), override)
-    assert str(err.value) == message
+        load_runs(path, override)
+    assert str(err.value) == message.replace("{cfg}", str(path))
 
 
 def test_bad_yaml_names_file_and_line(tmp_path):

@@ -8,6 +8,7 @@
     kinject model prepare               (fetch + convert the offline default model, once)
     kinject paraphrase DOCS OUT [paraphrase.key=value ...]   (paraphrases by a local model)
     kinject world CONFIG.yaml [section.key=value ...]   (build the config's CPU-scale world only)
+    kinject status RUN_DIR|CONFIG ...   (finished, running, resumable or incomplete, and why)
     kinject config                      (every key with its default and help)
 """
 
@@ -36,6 +37,25 @@ def cmd_run(args) -> int:
         raise KinjectError("command line: --resume and --overwrite exclude each other")
     run_all(configs, overwrite=args.overwrite, all_configs=all_configs, resume=args.resume)
     return 0
+
+
+def cmd_status(args) -> int:
+    """One line per run directory: finished, running, resumable (from which step) or incomplete."""
+    from kinject.config import load_runs
+    from kinject.reporting.run_dir import run_status
+
+    dirs = []
+    for target in args.targets:
+        if Path(target).is_file():  # a config: every run directory it names
+            dirs += [c.output_dir for c in load_runs(target, [])]
+        else:
+            dirs.append(target)
+    worst = 0
+    for d in dirs:
+        status, sentence = run_status(d)
+        print(f"{d}: {sentence}")
+        worst = max(worst, {"finished": 0, "running": 0, "resumable": 3, "empty": 4, "incomplete": 4}[status])
+    return worst
 
 
 def cmd_eval(args) -> int:
@@ -220,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     world.add_argument("config", help="YAML config file with a world section")
     world.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. world.epochs=10")
     world.set_defaults(func=cmd_world)
+
+    st = sub.add_parser("status", help="say whether run directories are finished, running, resumable or incomplete "
+                        "(exit 0: all finished or running, 3: some resumable, 4: some incomplete or empty)")
+    st.add_argument("targets", nargs="+", help="run directories, or config files (their runs' directories)")
+    st.set_defaults(func=cmd_status)
 
     cfg = sub.add_parser("config", help="list every config key with its default and help")
     cfg.set_defaults(func=cmd_config)

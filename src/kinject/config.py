@@ -8,6 +8,7 @@ Precedence: defaults < YAML < the run's overrides < command-line overrides.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import difflib
@@ -341,7 +342,7 @@ def _coerce(value, typ, key: str, where: str):
 
 def _unknown(key: str, known: list[str], where: str) -> KinjectError:
     section, _, name = key.rpartition(".")
-    close = difflib.get_close_matches(name, known, n=1)
+    close = difflib.get_close_matches(name, known, n=1) or [k for k in known if name.startswith(k) or k.startswith(name)]
     hint = f" (did you mean '{section + '.' if section else ''}{close[0]}'?)" if close else ""
     return KinjectError(f"{where}: unknown key '{key}'{hint}")
 
@@ -413,7 +414,7 @@ def load_runs(path: str | Path | None, cli_overrides: list[str] = ()) -> list[Co
     cli = parse_cli_overrides(list(cli_overrides))
     base = apply_overrides(Config(), raw, where)
     if not runs:
-        return [validate(resolve_world(apply_overrides(base, cli, "command line")))]
+        return [checked(apply_overrides(base, cli, "command line"), where)]
     configs = []
     for name, run_overrides in runs.items():
         if not isinstance(run_overrides, dict):
@@ -422,8 +423,27 @@ def load_runs(path: str | Path | None, cli_overrides: list[str] = ()) -> list[Co
         cfg = apply_overrides(cfg, cli, "command line")
         cfg.run_name = str(name)
         cfg.output_dir = str(Path(base.output_dir if "output_dir" not in cli else cli["output_dir"]) / str(name))
-        configs.append(validate(resolve_world(cfg)))
+        configs.append(checked(cfg, f"{where}: runs.{name}"))
     return configs
+
+
+def checked(cfg: Config, where: str) -> Config:
+    """validate() + resolve_world(), with range errors naming the config file (and run)."""
+    cfg.source = where  # not a config key: where later errors about this run's keys point
+    with naming_source(where):
+        return validate(resolve_world(cfg))
+
+
+@contextlib.contextmanager
+def naming_source(where: str):
+    """Errors about config keys ('config: key ...') name the file (and run) they come from."""
+    try:
+        yield
+    except KinjectError as e:
+        text = str(e)
+        if not text.startswith("config: "):
+            raise
+        raise KinjectError(f"{where}{text[len('config'):]}") from None
 
 
 def resolve_world(cfg: Config) -> Config:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from kinject.augment.training_set import TrainingText, build_training_set, describe_training_set
-from kinject.config import Config
+from kinject.config import Config, naming_source
 from kinject.data.loaders import load_knowledge_set
 from kinject.data.schema import KnowledgeSet
 from kinject import distributed
@@ -628,7 +628,7 @@ def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Co
                 build_world(cfg.world)
             built.add(cfg.world.dir)
     for cfg in configs:  # check every run (data, tokenizer, mask token, lengths) before the first one trains
-        with distributed.main_process_first():  # may write generated people / problems
+        with distributed.main_process_first(), naming_source(getattr(cfg, "source", "config")):  # may write data
             check_run(cfg)
     before_cache: dict = {}
     summaries = []

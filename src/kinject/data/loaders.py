@@ -171,14 +171,17 @@ def _entities(rec: dict, text: str, where: str) -> tuple[str, ...]:
 
 
 def load_documents(path, paraphrases_path=None, permuted_path=None) -> list[Document]:
-    docs, first_seen = [], {}
+    docs, first_seen, seen_text = [], {}, {}
     for i, (where, rec) in enumerate(read_records(path)):
         _check_keys(rec, DOC_KEYS, where)
         text = _string(rec, "text", where)
         doc_id = _string(rec, "id", where) if "id" in rec else str(i)
         if doc_id in first_seen:
             raise located(where, f"duplicate id {doc_id!r} (first at {first_seen[doc_id]})", field="id")
-        first_seen[doc_id] = where
+        same = " ".join(text.split())
+        if same in seen_text:  # the same document twice would be trained on twice as often
+            raise located(where, f"duplicate document (same text as {seen_text[same]})", field="text")
+        first_seen[doc_id], seen_text[same] = where, where
         docs.append(Document(
             text=text, id=doc_id,
             paraphrases=tuple(p for p in _string_list(rec, "paraphrases", where) if p != text),

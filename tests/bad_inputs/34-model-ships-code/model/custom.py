@@ -1,0 +1,1 @@
+open('pwned', 'w').write('remote code ran')
