@@ -55,6 +55,7 @@ save_model: true
     assert main(["run", str(cfg)]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["mask_token"] == {"token": "<|mask|>", "id": len(tok), "added": True}
+    assert summary["trust_remote_code"] is False  # recorded; off unless the config sets it
     final = [json.loads(line) for line in (tmp_path / "run" / "generations.jsonl").read_text().splitlines()]
     final = [r["generated"] for r in final if r["epoch"] == 3]
     assert any(final)

@@ -251,6 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def close_progress_bars() -> None:
+    """Close progress bars a failed run left open, so the error is the last line on the screen."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", [])):
+        bar.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -262,9 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KinjectError as e:
+        close_progress_bars()
         print(f"kinject: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt as e:
+        close_progress_bars()
         if str(e):  # RunInterrupted: says where the checkpoint is
             print(f"kinject: interrupted: {e}", file=sys.stderr)
             return 130

@@ -329,9 +329,13 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         run.load_until(step)
         log(f"resuming from {checkpoint} (optimizer step {step})")
     run.write_config(cfg.to_dict())
-    if main:
+    if main:  # what a killed run may have left half-written: a checkpoint, a save, atomic-write temporaries
+        shutil.rmtree(run.path / "trainer" / STAGING, ignore_errors=True)
+        shutil.rmtree(run.path / ".save.partial", ignore_errors=True)
+        for temporary in run.path.glob(".*.*"):
+            if temporary.is_file():
+                temporary.unlink()
         write_state(run.path, "running", step=0)
-        shutil.rmtree(run.path / "trainer" / STAGING, ignore_errors=True)  # a checkpoint cut short by a kill
     bf16 = use_bf16(cfg.train)
     tb = SummaryWriter(log_dir=str(run.path / "tensorboard")) if main else None
     eval_seconds = 0.0
@@ -443,6 +447,7 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         "run": cfg.run_name,
         "model": cfg.model.name,
         "model_path": model_path,
+        "trust_remote_code": cfg.model.trust_remote_code,  # whether the model's own code was allowed to run
         "objective": describe_objective(cfg),
         "augmentation": describe_augmentation(cfg),
         "optimizer": describe_optimizer(cfg),
@@ -489,10 +494,13 @@ def mark_stopped(output_dir: str, error: BaseException) -> None:
     state = read_state(path)
     if not distributed.is_main() or state.get("state") != "running" or state.get("pid") != os.getpid():
         return
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = text.removeprefix(f"{output_dir}: ").split(" (")[0][:160]  # the gist; the full line was printed
     if isinstance(error, KeyboardInterrupt):
         reason = "interrupted (Ctrl-C)"
+    elif isinstance(error, KinjectError):
+        reason = f"failed: {text}"
     else:
-        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
         reason = f"failed: {type(error).__name__}" + (f": {text}" if text else "")
     write_state(path, "interrupted" if isinstance(error, KeyboardInterrupt) else "failed", message=reason)
 
