@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from kinject.cli import main
@@ -93,7 +94,8 @@ def test_only_reruns_one_run_and_the_comparison_keeps_the_others(tmp_path, tiny_
     runs = "  a: {train: {epochs: 1}, eval: {every: 0}}\n  b: {train: {epochs: 2}, eval: {every: 0}}"
     cfg = config_file(tmp_path, tiny_model_dir, docs, qa, runs)
     assert main(["run", cfg]) == 0
-    assert main(["run", cfg, "--only", "b", "--overwrite", "train.seed=5"]) == 0
+    assert main(["run", cfg, "--only", "b", "train.seed=5", "--overwrite"]) == 0  # an override right after --only
+    assert yaml.safe_load((tmp_path / "out" / "b" / "config.yaml").read_text())["train"]["seed"] == 5
     rows = json.loads((tmp_path / "out" / "comparison.json").read_text())
     assert [r["run"] for r in rows] == ["a", "b"]
     table = (tmp_path / "out" / "comparison.md").read_text()

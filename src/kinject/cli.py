@@ -26,6 +26,9 @@ def cmd_run(args) -> int:
     from kinject.config import load_runs
     from kinject.pipeline import run_all
 
+    if args.only:  # `--only a b key=value`: nargs="+" also took the overrides that follow
+        args.overrides = list(args.overrides) + [o for o in args.only if "=" in o]
+        args.only = [o for o in args.only if "=" not in o]
     configs = all_configs = load_runs(args.config, args.overrides)
     if args.only:
         names = {c.run_name for c in configs}
