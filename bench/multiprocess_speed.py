@@ -42,7 +42,11 @@ def main() -> None:
     parser.add_argument("--global-batch", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--objective", default="masked")
+    parser.add_argument("--smoke", action="store_true", help="4 people, global batch 4, 1 epoch")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "multiprocess_speed.json"))
     args = parser.parse_args()
+    if args.smoke:
+        args.people, args.global_batch, args.epochs = 4, 4, 1
     cores = os.cpu_count() or 1
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,7 +69,7 @@ def main() -> None:
                   flush=True)
     ratio = results[args.processes]["tokens_per_second"] / results[1]["tokens_per_second"]
     print(f"\n{args.processes} processes / 1 process: {ratio:.2f}x tokens/s ({cores} CPU cores)")
-    out = Path(__file__).parent / "results" / "multiprocess_speed.json"
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"cores": cores, "ratio": round(ratio, 3), "runs": results}, indent=2) + "\n")
 

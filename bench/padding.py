@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=1024)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "padding.json"))
     args = parser.parse_args()
     if not SHARED.exists():
         raise SystemExit(f"needs the published data in {SHARED}")
@@ -85,7 +86,7 @@ def main() -> None:
     print("| objective | layout | padding fraction | batches / epoch | rows |\n|---|---|---|---|---|")
     for r in results:
         print(f"| {r['objective']} | {r['layout']} | {r['padding_fraction']:.1%} | {r['batches'] // args.epochs} | {r['rows']} |")
-    out = Path(__file__).parent / "results" / "padding.json"
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"batch_size": args.batch_size, "max_length": args.max_length, "epochs": args.epochs,
                                "results": results}, indent=2) + "\n")

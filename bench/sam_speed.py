@@ -68,7 +68,10 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=10)
     p.add_argument("--objective", default="standard", choices=("standard", "masked"))
     p.add_argument("--out", default="bench/results/sam_speed.json")
+    p.add_argument("--smoke", action="store_true", help="2 steps of batch 2")
     args = p.parse_args()
+    if args.smoke:
+        args.steps, args.batch_size = 2, 2
     results = {}
     for name, optimizer, adaptive in (("adamw", "adamw", False), ("sam", "sam", False), ("asam", "sam", True)):
         results[name] = time_optimizer(args.model, optimizer, adaptive, args.steps, args.batch_size, args.objective)

@@ -19,6 +19,7 @@ Packed rows (train.packing, kinject.data.packing) add
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -124,10 +125,29 @@ def causal_lm_loss(model, input_ids, attention_mask, labels, packed: dict | None
     """Mean next-token cross-entropy over positions whose label is not IGNORE.
     packed: a packed batch's segment / position_ids (see model_attention)."""
     attention = model_attention(model, packed) if packed is not None else {"attention_mask": attention_mask}
-    logits = model(input_ids=input_ids, **attention).logits  # (B, L, V)
-    shift_logits = logits[:, :-1].float()  # position i predicts token i+1
-    shift_labels = labels[:, 1:]
-    return F.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1), ignore_index=IGNORE)
+    # Positions before the batch's first loss-bearing prediction (the prompt, the masked copy) need no
+    # logits: logits_to_keep skips the LM head there, saving its compute and most (B, L, V) logits.
+    length = input_ids.shape[1]
+    predicts = (labels[:, 1:] != IGNORE).any(dim=0).nonzero()  # position i predicts token i+1
+    keep = length - int(predicts[0]) if len(predicts) else 1
+    extra = {"logits_to_keep": keep} if keep < length and accepts(model, "logits_to_keep") else {}
+    logits = model(input_ids=input_ids, use_cache=False, **attention, **extra).logits  # (B, kept, V)
+    start = length - logits.shape[1]
+    shift_labels = labels[:, start + 1:]  # logits[:, i] (position start + i) predicts token start + i + 1
+    scored = shift_labels != IGNORE
+    return F.cross_entropy(logits[:, :-1][scored].float(), shift_labels[scored])  # fp32 only where it counts
+
+
+def accepts(model, argument: str) -> bool:
+    """Whether the model's forward (under DDP / peft wrappers) takes `argument`."""
+    while hasattr(model, "module"):
+        model = model.module
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
+    try:
+        return argument in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class Objective:
