@@ -12,11 +12,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from kinject import distributed
 from kinject.augment.training_set import TrainingText, build_training_set, describe_training_set
 from kinject.config import Config, naming_source
 from kinject.data.loaders import load_knowledge_set
 from kinject.data.schema import KnowledgeSet
-from kinject import distributed
 from kinject.errors import KinjectError, RunFailed, RunInterrupted
 from kinject.models.loading import load_model_and_tokenizer, log
 from kinject.reporting.run_dir import RunDir, best_entry, write_atomic, write_json, write_state
