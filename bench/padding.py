@@ -26,7 +26,7 @@ from kinject.data.packing import pack_features
 from kinject.models.adapter import resolve_adapter
 from kinject.models.loading import load_model_and_tokenizer
 from kinject.objectives import objective_class
-from kinject.pipeline import build_features, link_questions
+from kinject.preparation import build_features, link_questions
 from kinject.training.trainer import KinjectTrainer, training_arguments
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"

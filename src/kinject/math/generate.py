@@ -32,7 +32,7 @@ def _items(rng):
 
 
 def _change(rng):
-    (name, pron), thing = rng.choice(NAMES), rng.choice(THINGS)
+    (name, _), thing = rng.choice(NAMES), rng.choice(THINGS)
     n, price = rng.randint(2, 9), rng.randint(2, 15)
     bill = next(b for b in (10, 20, 50, 100, 200) if b > n * price)
     q = f"{name} buys {n} {thing} at ${price} each and pays with a ${bill} bill. How much change does {name} get?"
@@ -66,7 +66,7 @@ def _sharing(rng):
 
 
 def _garden(rng):
-    (name, pron), plant = rng.choice(NAMES), rng.choice(PLANTS)
+    (name, _), plant = rng.choice(NAMES), rng.choice(PLANTS)
     rows, per, more = rng.randint(2, 12), rng.randint(3, 15), rng.randint(1, 8)
     q = f"A garden has {rows} rows of {per} {plant}. {name} plants {more} more rows like them. How many {plant} are in the garden now?"
     return q, [f"There are {rows} + {more} = {rows + more} rows.", f"That is {rows + more} * {per} = {(rows + more) * per} {plant}."], (rows + more) * per
