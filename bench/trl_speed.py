@@ -63,15 +63,15 @@ class Timer:
         return sum(self.batches[1:steps]) / (self.t1 - self.t0)
 
 
-def masked_prompt(tokenizer, mask_id: int, text: str, seed: int) -> str:
-    """The document with each token masked with probability t ~ U(0.05, 0.95), as text."""
+def masked_prompt(tokenizer, objective_cfg, mask_id: int, text: str, seed: int) -> str:
+    """The document with each token masked with probability t (drawn as kinject draws it), as text."""
     import torch
 
-    from kinject.objectives.base import encode_text
+    from kinject.objectives.base import draw_mask_ratio, encode_text
 
     g = torch.Generator().manual_seed(seed)
     ids = torch.tensor(encode_text(tokenizer, text))
-    t = 0.05 + 0.9 * torch.rand((), generator=g)
+    t = draw_mask_ratio(objective_cfg, g).item()
     ids[torch.rand(ids.shape, generator=g) < t] = mask_id
     return tokenizer.decode(ids.tolist())
 
@@ -111,7 +111,7 @@ def worker(args) -> dict:
                 rows = [{"prompt": [{"role": "user", "content": objective_cfg.chat_prompt}],
                          "completion": [{"role": "assistant", "content": d}]} for d in docs]
             else:  # the masked prompt, drawn once per document
-                rows = [{"prompt": [{"role": "user", "content": masked_prompt(tokenizer, adapter.mask_id, d, i)
+                rows = [{"prompt": [{"role": "user", "content": masked_prompt(tokenizer, objective_cfg, adapter.mask_id, d, i)
                                      + objective_cfg.instruction}],
                          "completion": [{"role": "assistant", "content": objective_cfg.response_prefix + d}]}
                         for i, d in enumerate(docs)]

@@ -56,7 +56,8 @@ def test_eval_speed(tmp_path, tiny_model_dir, bidirectional):
 def test_sam_speed(tmp_path, tiny_model_dir):
     out = tmp_path / "sam.json"
     bench("sam_speed.py", "--smoke", "--model", tiny_model_dir, "--out", out)
-    assert json.loads(out.read_text())
+    ratios = json.loads(out.read_text())["ratio_to_adamw"]
+    assert set(ratios) == {"adamw", "sam", "asam"} and ratios["adamw"] == 1.0 and ratios["sam"] > 0
 
 
 def test_multiprocess_speed(tmp_path, tiny_model_dir):

@@ -17,7 +17,7 @@ from kinject.errors import KinjectError, RunFailed, RunInterrupted
 from kinject.models.loading import load_model_and_tokenizer, log
 from kinject.preparation import (check_run, documents_path, ensure_generated, make_objective, prepare_data,
                                  prepare_math, training_features)
-from kinject.reporting.run_dir import RunDir, best_entry, write_atomic, write_json, write_state
+from kinject.reporting.run_dir import RunDir, best_entry, publish_dir, write_atomic, write_json, write_state
 
 FINISHED_MARKER = "summary.json"
 
@@ -220,12 +220,8 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         trainer.save_model(str(staging / "model"))  # gathers FSDP / ZeRO-3 shards; model + tokenizer, main process
     distributed.wait_for_everyone()
     if main and staging.exists():
-        from kinject.training.trainer import fsync_tree
-
-        fsync_tree(staging)
         for part in sorted(staging.iterdir()):
-            shutil.rmtree(run.path / part.name, ignore_errors=True)
-            os.replace(part, run.path / part.name)
+            publish_dir(part, run.path / part.name)
         staging.rmdir()
     best = best_entry(run.evaluations)
     summary = {

@@ -12,10 +12,15 @@ from __future__ import annotations
 import torch
 
 
-def attention_implementation(model) -> str:
-    while hasattr(model, "module"):  # DDP and similar wrappers
+def unwrap(model):
+    """The Hugging Face model under DDP-style (.module) and peft wrappers."""
+    while hasattr(model, "module"):
         model = model.module
-    config = getattr(model, "config", None)
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def attention_implementation(model) -> str:
+    config = getattr(unwrap(model), "config", None)
     return getattr(config, "_attn_implementation", None) or "sdpa"
 
 

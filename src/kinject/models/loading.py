@@ -32,7 +32,9 @@ def cache_dir() -> Path:
 
 def log(message: str) -> None:
     """One line to stderr; in a multi-process run only the main process speaks."""
-    if int(os.environ.get("RANK", "0")) == 0:
+    from kinject.distributed import process_index
+
+    if process_index() == 0:
         print(f"[kinject] {message}", file=sys.stderr, flush=True)
 
 
@@ -142,9 +144,22 @@ def _config_and_tokenizer(cfg: ModelConfig, path: str):
         if cfg.bidirectional:
             config.is_causal = False
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+    return config, with_pad_token(tokenizer)
+
+
+def with_pad_token(tokenizer):
+    """Batching needs a pad token: the EOS token when the tokenizer has none."""
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return config, tokenizer
+    return tokenizer
+
+
+def _adapter_tokenizer(cfg: ModelConfig):
+    """A LoRA run's adapter/ carries the tokenizer it trained with (an added mask token included)."""
+    from transformers import AutoTokenizer
+
+    with loading_errors(cfg):
+        return with_pad_token(AutoTokenizer.from_pretrained(cfg.name))
 
 
 @contextlib.contextmanager
@@ -172,14 +187,8 @@ def load_skeleton(cfg: ModelConfig):
     if is_adapter_dir(cfg.name):
         from dataclasses import replace
 
-        from transformers import AutoTokenizer
-
         base, _, _ = load_skeleton(replace(cfg, name=adapter_base(cfg.name)))
-        with loading_errors(cfg):
-            tokenizer = AutoTokenizer.from_pretrained(cfg.name)
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        return base, tokenizer, str(cfg.name)
+        return base, _adapter_tokenizer(cfg), str(cfg.name)
     path = resolve_model_path(cfg)
     config, tokenizer = _config_and_tokenizer(cfg, path)
     with loading_errors(cfg), torch.device("meta"):
@@ -193,8 +202,6 @@ def load_model_and_tokenizer(cfg: ModelConfig, dtype=None):
 
     model.bidirectional builds the decoder with config.is_causal=False (transformers 5.x), the way
     any Hugging Face decoder becomes a masked-diffusion denoiser."""
-    from transformers import AutoTokenizer
-
     from kinject.models.lora import adapter_base, is_adapter_dir
 
     if is_adapter_dir(cfg.name):  # a LoRA run's adapter/: its base model, then the adapters on top
@@ -203,11 +210,9 @@ def load_model_and_tokenizer(cfg: ModelConfig, dtype=None):
         from peft import PeftModel
 
         base, _, base_path = load_model_and_tokenizer(replace(cfg, name=adapter_base(cfg.name)), dtype)
-        tokenizer = AutoTokenizer.from_pretrained(cfg.name)
+        tokenizer = _adapter_tokenizer(cfg)
         if len(tokenizer) > base.get_input_embeddings().weight.shape[0]:
             base.resize_token_embeddings(len(tokenizer))
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
         return PeftModel.from_pretrained(base, cfg.name), tokenizer, str(cfg.name)
     path = resolve_model_path(cfg)
     config, tokenizer = _config_and_tokenizer(cfg, path)

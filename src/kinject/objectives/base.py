@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from kinject.models.attention import packed_attention_inputs
+from kinject.models.attention import packed_attention_inputs, unwrap
 
 IGNORE = -100
 SENTINEL_USER = "\u2063KINJECT_USER\u2063"
@@ -140,12 +140,8 @@ def causal_lm_loss(model, input_ids, attention_mask, labels, packed: dict | None
 
 def accepts(model, argument: str) -> bool:
     """Whether the model's forward (under DDP / peft wrappers) takes `argument`."""
-    while hasattr(model, "module"):
-        model = model.module
-    if hasattr(model, "get_base_model"):
-        model = model.get_base_model()
     try:
-        return argument in inspect.signature(model.forward).parameters
+        return argument in inspect.signature(unwrap(model).forward).parameters
     except (TypeError, ValueError):
         return False
 

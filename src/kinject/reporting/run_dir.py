@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -35,6 +36,17 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def publish_dir(staged: Path, target: Path) -> None:
+    """Move a fully written directory into place: flushed to disk, the old one (if any) replaced.
+    A kill before the rename leaves only the staged copy, which is never read."""
+    for file in Path(staged).rglob("*"):
+        if file.is_file():
+            with open(file, "rb") as f:
+                os.fsync(f.fileno())
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staged, target)
 
 
 def write_json(path: Path, obj) -> None:

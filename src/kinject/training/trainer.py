@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -17,6 +16,7 @@ from transformers.integrations import TensorBoardCallback
 from transformers.trainer_utils import rotate_checkpoints
 
 from kinject.config import TrainConfig
+from kinject.reporting.run_dir import publish_dir
 from kinject.training.sam import SAM
 
 
@@ -197,10 +197,7 @@ class KinjectTrainer(Trainer):
             self.args.output_dir = str(final_root)
         self.accelerator.wait_for_everyone()  # every process has written its part
         if self.args.should_save:
-            fsync_tree(staging / name)
-            if (final_root / name).exists():
-                shutil.rmtree(final_root / name)
-            os.replace(staging / name, final_root / name)
+            publish_dir(staging / name, final_root / name)
             rotate_checkpoints(output_dir=str(final_root), save_total_limit=self.args.save_total_limit,
                                best_model_checkpoint=None, use_mtime=False)
         self.accelerator.wait_for_everyone()
@@ -276,14 +273,6 @@ class GracefulStop(TrainerCallback):
             control.should_save = True
             control.should_training_stop = True
             self.stopped_at = state.global_step
-
-
-def fsync_tree(path: Path) -> None:
-    """Flush every file under `path` to disk (a rename must not publish data still in the page cache)."""
-    for file in Path(path).rglob("*"):
-        if file.is_file():
-            with open(file, "rb") as f:
-                os.fsync(f.fileno())
 
 
 class EpochEvalCallback(TrainerCallback):
