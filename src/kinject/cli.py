@@ -1,6 +1,7 @@
 """The `kinject` command.
 
-    kinject run CONFIG.yaml [section.key=value ...] [--only NAME ...] [--overwrite | --resume]
+    kinject run CONFIG.yaml [section.key=value ...] [--only NAME ...] [--grid KEY=V1,V2 ...] [--overwrite | --resume]
+    kinject curves RUN_DIR ... [--out PNG] [--metric M] [--x epoch|step] (forward/backward curves of several runs, one figure)
     kinject eval --model NAME_OR_DIR --test FILE [--out DIR] [...]
     kinject data validate FILE [FILE ...] [--paraphrases FILE] [--permuted-paraphrases FILE]
     kinject data generate --out DIR [--people N] [--seed S]
@@ -26,10 +27,12 @@ def cmd_run(args) -> int:
     from kinject.config import load_runs
     from kinject.pipeline import run_all
 
+    grid = args.grid or []
     if args.only:  # `--only a b key=value`: nargs="+" also took the overrides that follow
-        args.overrides = list(args.overrides) + [o for o in args.only if "=" in o]
-        args.only = [o for o in args.only if "=" not in o]
-    configs = all_configs = load_runs(args.config, args.overrides)
+        names = {c.run_name for c in load_runs(args.config, [], grid)}  # grid runs are named `run,key=value`
+        args.overrides = list(args.overrides) + [o for o in args.only if "=" in o and o not in names]
+        args.only = [o for o in args.only if "=" not in o or o in names]
+    configs = all_configs = load_runs(args.config, args.overrides, grid)
     if args.only:
         names = {c.run_name for c in configs}
         unknown = [n for n in args.only if n not in names]
@@ -59,6 +62,16 @@ def cmd_status(args) -> int:
         print(f"{d}: {sentence}")
         worst = max(worst, {"finished": 0, "running": 0, "resumable": 3, "empty": 4, "incomplete": 4}[status])
     return worst
+
+
+def cmd_curves(args) -> int:
+    from kinject.reporting.curves import write_curves
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(write_curves(args.runs, out, args.metric, args.title, args.x).rstrip())
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
 
 
 def cmd_eval(args) -> int:
@@ -187,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="YAML config file")
     run.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.epochs=3")
     run.add_argument("--only", nargs="+", metavar="NAME", help="run only these named runs")
+    run.add_argument("--grid", action="append", metavar="KEY=V1,V2", help="sweep: run every run once per value "
+                     "(repeat for a product grid), e.g. --grid train.lr=1e-4,3e-4 --grid objective.fixed_t=0.3,0.7")
     run.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     run.add_argument("--resume", action="store_true", help="continue unfinished runs from their newest checkpoint "
                      "(train.checkpoint_steps); finished runs are kept")
@@ -248,6 +263,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "(exit 0: all finished or running, 3: some resumable, 4: some incomplete or empty)")
     st.add_argument("targets", nargs="+", help="run directories, or config files (their runs' directories)")
     st.set_defaults(func=cmd_status)
+
+    cu = sub.add_parser("curves", help="forward/backward accuracy of several runs against epoch: one figure, and "
+                        "a markdown table (one column per run) on stdout")
+    cu.add_argument("runs", nargs="+", help="run directories, or directories of runs (e.g. a sweep's output_dir)")
+    cu.add_argument("--out", default="curves.png", help="PNG to write (default: curves.png)")
+    cu.add_argument("--metric", default="rouge1_recall", help="rouge1_recall (published), contains, rouge1_f1 "
+                    "or first_word")
+    cu.add_argument("--title", default="", help="figure title")
+    cu.add_argument("--x", choices=("epoch", "step"), default="epoch", help="x axis and table rows: epochs, or "
+                    "optimizer steps (for runs whose epochs differ in size, e.g. with paraphrases)")
+    cu.set_defaults(func=cmd_curves)
 
     cfg = sub.add_parser("config", help="list every config key with its default and help")
     cfg.set_defaults(func=cmd_config)

@@ -2,7 +2,8 @@
 from the command line with dotted keys (``train.lr=1e-4``).
 
 A YAML file may also hold ``runs:``, a mapping from run name to overrides of the shared
-settings; ``kinject run`` runs each in turn into ``output_dir/<name>``.
+settings; ``kinject run`` runs each in turn into ``output_dir/<name>``. A ``grid:`` of key -> values
+(for all runs, or inside one run) expands each run into one run per combination (a sweep).
 Precedence: defaults < YAML < the run's overrides < command-line overrides.
 """
 
@@ -91,7 +92,10 @@ class DataConfig:
     paraphrases_only: bool = _f(False, "Train on the paraphrases without the original document. MFT's "
                                 "permuted-order runs trained on the change_order file alone (5 shuffled "
                                 "versions per person, no unshuffled original).")
-    max_documents: int | None = _f(None, "Use only the first N documents (and their questions).")
+    max_documents: int | None = _f(None, "Use only N documents (and their questions); data.pick says which.")
+    pick: str = _f("first", "Which data.max_documents documents: the first N, or N spread evenly over the file "
+                   "(document round(i * total / N) for i < N; on NameDescription this covers both groups).",
+                   choices=("first", "spread"))
     generate_people: int = _f(0, "If > 0 and data.train/data.test do not exist, generate a "
                               "synthetic NameDescription set with this many people there first.")
     generate_seed: int = _f(0, "Seed for the synthetic generator.")
@@ -392,8 +396,13 @@ def parse_cli_overrides(items: list[str]) -> dict:
     return out
 
 
-def load_runs(path: str | Path | None, cli_overrides: list[str] = ()) -> list[Config]:
-    """Resolve a YAML file (or no file) plus command-line overrides into one Config per run."""
+def load_runs(path: str | Path | None, cli_overrides: list[str] = (), cli_grid: list[str] = ()) -> list[Config]:
+    """Resolve a YAML file (or no file) plus command-line overrides into one Config per run.
+
+    A ``grid:`` (top level, inside one run, or ``--grid key=v1,v2`` on the command line) maps dotted
+    keys to lists of values; each run is expanded into the product of its grids, one run per
+    combination, named ``run,leaf=value,...`` (e.g. ``masked,lr=0.0003``).
+    """
     raw: dict = {}
     where = str(path) if path else "config"
     if path:
@@ -411,20 +420,82 @@ def load_runs(path: str | Path | None, cli_overrides: list[str] = ()) -> list[Co
     runs = raw.pop("runs", None) or {}
     if not isinstance(runs, dict):
         raise KinjectError(f"{where}: key 'runs' must map run names to overrides")
+    top_grid = _grid(raw.pop("grid", None) or {}, f"{where}: grid")
+    top_grid.update(parse_cli_grid(list(cli_grid)))
     cli = parse_cli_overrides(list(cli_overrides))
     base = apply_overrides(Config(), raw, where)
-    if not runs:
+    root = Path(base.output_dir if "output_dir" not in cli else cli["output_dir"])
+    if not runs and not top_grid:
         return [checked(apply_overrides(base, cli, "command line"), where)]
     configs = []
-    for name, run_overrides in runs.items():
+    for name, run_overrides in (runs or {"": {}}).items():
         if not isinstance(run_overrides, dict):
             raise KinjectError(f"{where}: runs.{name}: must be a mapping of overrides")
-        cfg = apply_overrides(base, run_overrides, f"{where}: runs.{name}")
-        cfg = apply_overrides(cfg, cli, "command line")
-        cfg.run_name = str(name)
-        cfg.output_dir = str(Path(base.output_dir if "output_dir" not in cli else cli["output_dir"]) / str(name))
-        configs.append(checked(cfg, f"{where}: runs.{name}"))
+        run_overrides = dict(run_overrides)
+        grid = {**top_grid, **_grid(run_overrides.pop("grid", None) or {}, f"{where}: runs.{name}.grid")}
+        for point in grid_points(grid):
+            run_where = f"{where}: runs.{name}" if name != "" else where
+            cfg = apply_overrides(base, run_overrides, run_where)
+            cfg = apply_overrides(cfg, point, f"{run_where}.grid" if point else run_where)
+            cfg = apply_overrides(cfg, cli, "command line")
+            cfg.run_name = grid_run_name(str(name), point)
+            cfg.output_dir = str(root / cfg.run_name)
+            configs.append(checked(cfg, f"{where}: runs.{cfg.run_name}"))
+    names = [c.run_name for c in configs]
+    clash = next((n for n in names if names.count(n) > 1), None)
+    if clash is not None:
+        raise KinjectError(f"{where}: two runs are named {clash!r} (grid values that print alike?)")
     return configs
+
+
+def _grid(grid, where: str) -> dict[str, list]:
+    """A grid mapping (nested or dotted keys) as {dotted key: [values]}, checked."""
+    if not isinstance(grid, dict):
+        raise KinjectError(f"{where}: must map keys to lists of values, e.g. {{train.lr: [1e-4, 3e-4]}}")
+    out = {}
+    for key, values in _flatten(grid):
+        if not isinstance(values, list) or not values:
+            raise KinjectError(f"{where}: key '{key}': needs a non-empty list of values, got {values!r}")
+        out[key] = [_get(apply_overrides(Config(), {key: v}, where), key) for v in values]  # checked and typed
+    return out
+
+
+def _get(cfg, dotted: str):
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def parse_cli_grid(items: list[str]) -> dict[str, list]:
+    out = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not values.strip():
+            raise KinjectError(f"command line: --grid '{item}' must look like section.key=v1,v2")
+        out[key.strip()] = [yaml.safe_load(v) if v.strip() else "" for v in values.split(",")]
+    return _grid(out, "command line: --grid")
+
+
+def grid_points(grid: dict[str, list]) -> list[dict]:
+    """Every combination of the grid's values, the first key varying slowest ([{}] for no grid)."""
+    points = [{}]
+    for key, values in grid.items():
+        points = [{**p, key: v} for p in points for v in values]
+    return points
+
+
+def grid_run_name(name: str, point: dict) -> str:
+    parts = [name] if name else []
+    parts += [f"{key.rpartition('.')[2]}={_show(value)}" for key, value in point.items()]
+    return ",".join(parts)
+
+
+def _show(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def checked(cfg: Config, where: str) -> Config:

@@ -51,7 +51,7 @@ def before_key(cfg: Config) -> str:
     """Runs that share model, questions and decoding share the before-training evaluation."""
     m, e = cfg.model, cfg.eval
     return json.dumps([cfg.task, m.name, m.source, m.revision, m.bidirectional, m.mask_id, m.shifted_logits, cfg.data.test,
-                       cfg.data.max_documents, e.max_questions, e.max_new_tokens, e.bf16, e.sampler, e.steps,
+                       cfg.data.max_documents, cfg.data.pick, e.max_questions, e.max_new_tokens, e.bf16, e.sampler, e.steps,
                        e.block_length, e.remasking, e.temperature, e.seed], sort_keys=True)
 
 
@@ -434,17 +434,24 @@ def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Co
         return summaries
     if len(everything) > 1:
         fresh = {cfg.output_dir: summary for cfg, summary in zip(configs, summaries)}
-        finished = []
+        finished, finished_dirs = [], []
         for cfg in everything:
             path = Path(cfg.output_dir) / FINISHED_MARKER
             if cfg.output_dir in fresh:
                 finished.append(fresh[cfg.output_dir])
             elif path.exists():
                 finished.append(json.loads(path.read_text()))
+            else:
+                continue
+            finished_dirs.append(cfg.output_dir)
         root = Path(configs[0].output_dir).parent
         table = comparison_table(finished)
         write_atomic(root / "comparison.md", table)
         write_json(root / "comparison.json", finished)
+        if all(cfg.task == "knowledge" for cfg in everything):
+            from kinject.reporting.curves import write_curves
+
+            write_curves(finished_dirs, root / "curves.png", title=root.name)
         print(table)
     else:
         print((Path(configs[0].output_dir) / "summary.md").read_text())

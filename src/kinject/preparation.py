@@ -90,7 +90,9 @@ def prepare_data(cfg: Config):
     ensure_generated(cfg)
     ks = link_questions(load_knowledge_set(documents_path(cfg), d.test, d.paraphrases, d.permuted_paraphrases))
     if d.max_documents is not None:
-        kept = ks.documents[: d.max_documents]
+        n, total = min(d.max_documents, len(ks.documents)), len(ks.documents)
+        picks = range(n) if d.pick == "first" else [round(i * total / n) for i in range(n)]
+        kept = [ks.documents[i] for i in picks]
         ids = {doc.id for doc in kept}
         if any(not q.doc_id for q in ks.questions):
             raise KinjectError(f"{d.test}: data.max_documents needs questions linked to documents (field 'doc_id')")

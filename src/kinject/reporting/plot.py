@@ -1,4 +1,5 @@
-"""accuracy.png: forward and backward accuracy against epoch."""
+"""accuracy.png: forward and backward accuracy against epoch, for one run; curves.png: the same
+curves for several runs side by side (a sweep, or runs from different configs)."""
 
 from __future__ import annotations
 
@@ -34,9 +35,39 @@ def plot_accuracy(evaluations: list[dict], path: Path, title: str = "") -> None:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".accuracy.", suffix=".png")
+    save(fig, path)
+
+
+def plot_curves(curves: dict[str, list[dict]], path: Path, metric: str = "rouge1_recall", title: str = "",
+                x: str = "epoch") -> None:
+    """One panel per direction, one line per run: `curves` maps run label -> its evaluations;
+    x is 'epoch' or 'step' (optimizer steps: comparable across runs whose epochs differ in size)."""
+    directions = [d for d in COLORS if any(d in e for evals in curves.values() for e in evals)]
+    fig, axes = plt.subplots(1, max(len(directions), 1), figsize=(6 * max(len(directions), 1), 4.5), squeeze=False)
+    colors = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
+    for ax, direction in zip(axes[0], directions):
+        for i, (label, evals) in enumerate(curves.items()):
+            points = [(e[x], e[direction][metric]) for e in evals if direction in e]
+            if points:
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, "-", color=colors(i % colors.N), marker="o", markersize=3, label=label)
+        ax.set_title(f"{direction}: {STYLES.get(metric, (None, metric))[1]}")
+        ax.set_xlabel("optimizer step" if x == "step" else "epoch")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="best")
+    if title:
+        fig.suptitle(title)
+    save(fig, path)
+
+
+def save(fig, path: Path) -> None:
+    """Write the figure atomically (a reader never sees half a PNG) and close it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
     os.close(fd)
+    fig.tight_layout()
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
     os.replace(tmp, path)
