@@ -177,3 +177,28 @@ runs:
     assert "| epoch | a,lr=0.001 | a,lr=0.003 |" in table
     assert [line.split(" | ")[0] for line in table.splitlines()[4:]] == ["| 0", "| 1", "| 2"]
     assert "/ -" in table  # no backward questions in this set
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "linear"])
+def test_lr_schedule_decays_to_zero_or_stays_constant(tmp_path, tiny_model_dir, schedule):
+    docs, qa = tmp_path / "d.jsonl", tmp_path / "q.jsonl"
+    docs.write_text("".join(json.dumps({"id": f"p{i}", "text": f"Person {i} built kettle {i}."}) + "\n" for i in range(2)))
+    qa.write_text(json.dumps({"question": "Tell me a fact.", "answer": "kettle", "direction": "forward"}) + "\n")
+    cfg = write(tmp_path, f"""
+model: {{name: {tiny_model_dir}}}
+data: {{train: {docs}, test: {qa}}}
+train: {{epochs: 8, batch_size: 1, lr: 1.0e-3, warmup_ratio: 0.25, lr_schedule: {schedule}, bf16: "false"}}
+eval: {{every: 0, before: false, max_new_tokens: 4}}
+output_dir: {tmp_path / 'out'}
+""")
+    assert main(["run", str(cfg)]) == 0
+    lrs = [r["learning_rate"] for r in map(json.loads, (tmp_path / "out" / "train_log.jsonl").read_text().splitlines())
+           if "learning_rate" in r]
+    assert len(lrs) == 16 and lrs[:4] == pytest.approx([0.0, 2.5e-4, 5e-4, 7.5e-4])  # 4 warmup steps
+    if schedule == "constant":
+        assert lrs[4:] == pytest.approx([1e-3] * 12)
+    else:
+        assert lrs[4] == pytest.approx(1e-3) and lrs[-1] < 0.1 * 1e-3  # linear: 1/12 of the peak on the last step
+        assert all(a > b for a, b in zip(lrs[4:], lrs[5:]))  # strictly decreasing after warmup
+        middle = lrs[10]  # 6 of 12 decay steps: cosine 0.5 (1 + cos(pi/2)) = 0.5, linear 0.5
+        assert middle == pytest.approx(5e-4, rel=0.01)

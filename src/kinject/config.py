@@ -160,7 +160,11 @@ class ObjectiveConfig:
 @dataclass
 class TrainConfig:
     epochs: int = _f(10, "Passes over the documents.")
-    lr: float = _f(1e-4, "Peak learning rate (constant after warmup).")
+    lr: float = _f(1e-4, "Peak learning rate (reached after warmup; then train.lr_schedule).")
+    lr_schedule: str = _f("constant", "Learning rate after warmup: constant (methods.md), or decayed to zero by "
+                          "the last step along a cosine or a line (a long run then ends on a settled model "
+                          "instead of wherever the constant-LR noise left it).",
+                          choices=("constant", "cosine", "linear"))
     batch_size: int = _f(16, "Documents per optimizer step (per process, before accumulation).")
     grad_accum: int = _f(1, "Gradient accumulation steps.")
     weight_decay: float = _f(0.1, "AdamW weight decay.")

@@ -50,7 +50,7 @@ def training_arguments(cfg: TrainConfig, output_dir: str, n_sequences: int | Non
         adam_beta1=cfg.beta1,
         adam_beta2=cfg.beta2,
         optim="adamw_torch",
-        lr_scheduler_type="constant_with_warmup",
+        lr_scheduler_type={"constant": "constant_with_warmup"}.get(cfg.lr_schedule, cfg.lr_schedule),
         warmup_steps=round(cfg.warmup_ratio * total_steps),
         max_grad_norm=cfg.max_grad_norm if cfg.max_grad_norm > 0 else None,
         ddp_find_unused_parameters=False,  # every trainable parameter gets a gradient
