@@ -202,3 +202,21 @@ output_dir: {tmp_path / 'out'}
         assert all(a > b for a, b in zip(lrs[4:], lrs[5:]))  # strictly decreasing after warmup
         middle = lrs[10]  # 6 of 12 decay steps: cosine 0.5 (1 + cos(pi/2)) = 0.5, linear 0.5
         assert middle == pytest.approx(5e-4, rel=0.01)
+
+
+def test_shipped_configs_load_and_the_recipe_is_the_study_run_it_reports(monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)  # configs name their data relative to the repository root
+    paths = sorted((root / "configs").glob("*.yaml")) + sorted((root / "configs" / "study").glob("*.yaml"))
+    assert len(paths) >= 7
+    loaded = {p.relative_to(root).as_posix(): load_runs(p) for p in paths}  # every key known, every value valid
+    study = {c.run_name: c for c in loaded["configs/study/nd_small.yaml"]}
+    assert {"masked", "standard_chat", "standard_pretrain", "masked-e150,lr=0.0003"} <= set(study)
+    (recipe,) = loaded["configs/nd_masked_small.yaml"]
+    measured = study["masked-e150-fixed_t0.5"]
+    for section in ("model", "objective", "train", "eval"):
+        assert getattr(recipe, section) == getattr(measured, section), section
+    d, m = recipe.data, measured.data
+    assert (d.train, d.test, d.max_documents, d.pick, d.num_paraphrases) == (m.train, m.test, m.max_documents, m.pick, 0)
