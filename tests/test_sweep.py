@@ -215,7 +215,7 @@ def test_shipped_configs_load_and_the_recipe_is_the_study_run_it_reports(monkeyp
     study = {c.run_name: c for c in loaded["configs/study/nd_small.yaml"]}
     assert {"masked", "standard_chat", "standard_pretrain", "masked-e150,lr=0.0003"} <= set(study)
     (recipe,) = loaded["configs/nd_masked_small.yaml"]
-    measured = study["masked-e150-fixed_t0.5"]
+    measured = study["masked-e150-fixed_t0.5-loss_on_masked"]
     for section in ("model", "objective", "train", "eval"):
         assert getattr(recipe, section) == getattr(measured, section), section
     d, m = recipe.data, measured.data

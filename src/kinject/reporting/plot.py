@@ -70,4 +70,5 @@ def save(fig, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; a figure is for everyone who can read the run
     os.replace(tmp, path)
