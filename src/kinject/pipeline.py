@@ -448,10 +448,11 @@ def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Co
         table = comparison_table(finished)
         write_atomic(root / "comparison.md", table)
         write_json(root / "comparison.json", finished)
-        if all(cfg.task == "knowledge" for cfg in everything):
+        curve_dirs = [d for d in finished_dirs if (Path(d) / "metrics.jsonl").is_file()]
+        if curve_dirs and all(cfg.task == "knowledge" for cfg in everything):
             from kinject.reporting.curves import write_curves
 
-            write_curves(finished_dirs, root / "curves.png", title=root.name)
+            write_curves(curve_dirs, root / "curves.png", title=root.name)
         print(table)
     else:
         print((Path(configs[0].output_dir) / "summary.md").read_text())
