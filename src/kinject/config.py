@@ -437,10 +437,10 @@ def load_runs(path: str | Path | None, cli_overrides: list[str] = (), cli_grid: 
             raise KinjectError(f"{where}: runs.{name}: must be a mapping of overrides")
         run_overrides = dict(run_overrides)
         grid = {**top_grid, **_grid(run_overrides.pop("grid", None) or {}, f"{where}: runs.{name}.grid")}
+        run_where = f"{where}: runs.{name}" if name != "" else where
         for point in grid_points(grid):
-            run_where = f"{where}: runs.{name}" if name != "" else where
             cfg = apply_overrides(base, run_overrides, run_where)
-            cfg = apply_overrides(cfg, point, f"{run_where}.grid" if point else run_where)
+            cfg = apply_overrides(cfg, point, f"{run_where}.grid")
             cfg = apply_overrides(cfg, cli, "command line")
             cfg.run_name = grid_run_name(str(name), point)
             cfg.output_dir = str(root / cfg.run_name)

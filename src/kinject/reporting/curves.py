@@ -45,17 +45,16 @@ def load_curves(dirs: list[Path]) -> dict[str, list[dict]]:
 
 def curve_table(curves: dict[str, list[dict]], metric: str = "rouge1_recall", x: str = "epoch") -> str:
     """Markdown: one row per epoch (or step), one column per run, cells 'forward / backward'."""
-    epochs = sorted({e[x] for evals in curves.values() for e in evals})
-    by_epoch = {label: {e[x]: e for e in evals} for label, evals in curves.items()}
+    rows = sorted({e[x] for evals in curves.values() for e in evals})
+    at = {label: {e[x]: e for e in evals} for label, evals in curves.items()}
     lines = [f"Forward / backward {metric} by {x}", "",
              f"| {x} | " + " | ".join(curves) + " |", "|---:|" + "---|" * len(curves)]
-    for epoch in epochs:
+    for row in rows:
         cells = []
         for label in curves:
-            e = by_epoch[label].get(epoch)
-            cells.append(" / ".join(f"{e[d][metric]:.2f}" if e and d in e else "-" for d in DIRECTIONS)
-                         if e else "")
-        lines.append(f"| {epoch:g} | " + " | ".join(cells) + " |")
+            e = at[label].get(row)
+            cells.append(" / ".join(f"{e[d][metric]:.2f}" if d in e else "-" for d in DIRECTIONS) if e else "")
+        lines.append(f"| {row:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

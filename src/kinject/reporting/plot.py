@@ -43,7 +43,8 @@ def plot_curves(curves: dict[str, list[dict]], path: Path, metric: str = "rouge1
     """One panel per direction, one line per run: `curves` maps run label -> its evaluations;
     x is 'epoch' or 'step' (optimizer steps: comparable across runs whose epochs differ in size)."""
     directions = [d for d in COLORS if any(d in e for evals in curves.values() for e in evals)]
-    fig, axes = plt.subplots(1, max(len(directions), 1), figsize=(6 * max(len(directions), 1), 4.5), squeeze=False)
+    panels = max(len(directions), 1)
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.5), squeeze=False)
     colors = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
     for ax, direction in zip(axes[0], directions):
         for i, (label, evals) in enumerate(curves.items()):
