@@ -1,5 +1,6 @@
 """The bad-input corpus (tests/bad_inputs/, see its README): every malformed config or data file
-ends with its exact one-line error, exit code 2, and nothing written."""
+ends with its exact one-line error, exit code 2, and nothing written. Each case starts from a fresh
+state: no generated data on disk, only the case's own files."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ CORPUS = Path(__file__).parent / "bad_inputs"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every file's bytes and every directory (None): a created empty directory counts as written."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
 
 
 def test_the_corpus_is_large_enough():

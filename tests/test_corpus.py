@@ -55,6 +55,7 @@ def test_streamed_saved_and_parquet_corpora_give_the_same_packed_rows(tmp_path, 
     datasets.Dataset.from_list([{"text": d} for d in DOCS]).save_to_disk(str(tmp_path / "saved"))
     datasets.Dataset.from_list([{"text": d} for d in DOCS]).to_parquet(str(tmp_path / "c.parquet"))
     build = lambda ds: rows(corpus_features(ds, objective, tokenizer, "c", "text", 96, too_long="error", packing=True))
+    saved = sorted((tmp_path / "saved").iterdir())
     mapped = build(load_corpus(jsonl))
     assert len(mapped) < len(DOCS) and sum(r["sequences"] for r in mapped) == len(DOCS)
     assert all(r["length"] <= 96 for r in mapped)
@@ -63,6 +64,7 @@ def test_streamed_saved_and_parquet_corpora_give_the_same_packed_rows(tmp_path, 
         got = build(other)
         assert [r["input_ids"] for r in got] == [r["input_ids"] for r in mapped]
         assert [r["segment"] for r in got] == [r["segment"] for r in mapped]
+    assert sorted((tmp_path / "saved").iterdir()) == saved  # map's cache went elsewhere, not into the user's folder
 
 
 def test_long_documents_are_chunked_or_refused(tmp_path, tokenizer, objective):

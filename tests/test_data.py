@@ -170,7 +170,8 @@ def test_generator_is_seeded_and_atomic(tmp_path):
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
     names = lambda paths: {json.loads(line)["answer"] for line in paths[1].read_text().splitlines()}
     assert names(a) != names(c)
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["documents.jsonl", "questions.jsonl"]  # no temp files left
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [  # meta records, no temp files left
+        "documents.jsonl", "documents.jsonl.meta.json", "questions.jsonl", "questions.jsonl.meta.json"]
     with pytest.raises(KinjectError, match=f"between 1 and {MAX_PEOPLE}, got 0"):
         generate_name_description(0, seed=0)
 

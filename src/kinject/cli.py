@@ -82,9 +82,13 @@ def cmd_eval(args) -> int:
     from kinject.models.adapter import resolve_adapter
     from kinject.evaluation.qa import evaluate_qa
     from kinject.models.loading import load_model_and_tokenizer
-    from kinject.reporting.run_dir import write_json, write_jsonl
+    from kinject.io import write_json, write_jsonl
     from kinject.reporting.tables import run_table
 
+    out = Path(args.out) if args.out else None
+    existing = [p for p in (out / "summary.json", out / "generations.jsonl") if p.exists()] if out else []
+    if existing and not args.overwrite:
+        raise KinjectError(f"{existing[0]}: exists; pass --overwrite to replace it (or choose another --out)")
     questions = load_questions(args.test)[: args.max_questions]
     model_cfg = ModelConfig(name=args.model, trust_remote_code=args.trust_remote_code,
                             bidirectional=args.bidirectional, mask_id=args.mask_id)
@@ -100,8 +104,7 @@ def cmd_eval(args) -> int:
     entry = {"epoch": 0, "step": 0, **result}
     summary = {"run": "eval", "model": args.model, "model_path": path, "objective": "none (evaluation only)",
                "before": None, "final": entry, "best": None}
-    if args.out:
-        out = Path(args.out)
+    if out:
         write_json(out / "summary.json", summary)
         write_jsonl(out / "generations.jsonl", rows)
     print(run_table(summary))
@@ -135,7 +138,7 @@ def cmd_data_validate(args) -> int:
 def cmd_data_math(args) -> int:
     from kinject.math.generate import write_math_split
 
-    train, test = write_math_split(args.out, args.train, args.test, args.seed)
+    train, test = write_math_split(args.out, args.train, args.test, args.seed, overwrite=args.overwrite)
     print(f"wrote {train} and {test}")
     return 0
 
@@ -143,7 +146,7 @@ def cmd_data_math(args) -> int:
 def cmd_data_generate(args) -> int:
     from kinject.data.generate import write_name_description
 
-    docs, qa = write_name_description(args.out, args.people, args.seed)
+    docs, qa = write_name_description(args.out, args.people, args.seed, overwrite=args.overwrite)
     print(f"wrote {docs} and {qa}")
     return 0
 
@@ -211,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", required=True, help="hub id or local model directory")
     ev.add_argument("--test", required=True, help="questions (native or published JSONL)")
     ev.add_argument("--out", help="write summary.json and generations.jsonl here")
+    ev.add_argument("--overwrite", action="store_true", help="replace summary.json / generations.jsonl in --out")
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--max-new-tokens", type=int, default=128)
     ev.add_argument("--max-questions", type=int, default=None)
@@ -233,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="directory for documents.jsonl and questions.jsonl")
     gen.add_argument("--people", type=int, default=20)
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--overwrite", action="store_true", help="replace existing files in --out")
     gen.set_defaults(func=cmd_data_generate)
 
     gm = data.add_parser("math", help="write GSM8K-style train.jsonl / test.jsonl (verified answers, no shared problem)")
@@ -240,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     gm.add_argument("--train", type=int, default=200)
     gm.add_argument("--test", type=int, default=50)
     gm.add_argument("--seed", type=int, default=0)
+    gm.add_argument("--overwrite", action="store_true", help="replace existing files in --out")
     gm.set_defaults(func=cmd_data_math)
 
     model = sub.add_parser("model", help="manage the embedded default model").add_subparsers(dest="model_command", required=True)

@@ -13,6 +13,7 @@ import contextlib
 import copy
 import dataclasses
 import difflib
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -96,13 +97,17 @@ class DataConfig:
     pick: str = _f("first", "Which data.max_documents documents: the first N, or N spread evenly over the file "
                    "(document round(i * total / N) for i < N; on NameDescription this covers both groups).",
                    choices=("first", "spread"))
-    generate_people: int = _f(0, "If > 0 and data.train/data.test do not exist, generate a "
-                              "synthetic NameDescription set with this many people there first.")
-    generate_seed: int = _f(0, "Seed for the synthetic generator.")
-    generate_problems: int = _f(0, "task=math: if > 0 and data.train/data.test do not exist, generate this "
-                                "many GSM8K-style training problems (and data.generate_test_problems test "
-                                "problems, none shared) there first.")
+    generate_people: int = _f(0, "If > 0, train and evaluate on a synthetic NameDescription set of this many "
+                              "people, generated into data.generated_dir (data.train and data.test stay unset).")
+    generate_seed: int = _f(0, "Seed for the synthetic generators.")
+    generate_problems: int = _f(0, "task=math: if > 0, train on this many generated GSM8K-style problems and test on "
+                                "data.generate_test_problems others, written into data.generated_dir (data.train and "
+                                "data.test stay unset).")
     generate_test_problems: int = _f(50, "task=math: test problems to generate with data.generate_problems.")
+    generated_dir: str = _f("", "Where data.generate_people / data.generate_problems write their files "
+                            "(documents.jsonl + questions.jsonl, or train.jsonl + test.jsonl), each with a "
+                            "FILE.meta.json record; a file there that kinject did not write is never replaced. "
+                            "Empty: OUTPUT_DIR/data, OUTPUT_DIR being the config's top-level output_dir.")
     corpus: str = _f("", "A large document corpus read with the datasets library, instead of data.train: a local "
                      ".jsonl/.json/.parquet/.csv/.txt file or glob, a directory written by Dataset.save_to_disk, "
                      "or a hub dataset id. Tokenized once into memory-mapped Arrow files (datasets' map cache), "
@@ -430,7 +435,7 @@ def load_runs(path: str | Path | None, cli_overrides: list[str] = (), cli_grid: 
     base = apply_overrides(Config(), raw, where)
     root = Path(base.output_dir if "output_dir" not in cli else cli["output_dir"])
     if not runs and not top_grid:
-        return [checked(apply_overrides(base, cli, "command line"), where)]
+        return [checked(apply_overrides(base, cli, "command line"), where, root)]
     configs = []
     for name, run_overrides in (runs or {"": {}}).items():
         if not isinstance(run_overrides, dict):
@@ -444,7 +449,7 @@ def load_runs(path: str | Path | None, cli_overrides: list[str] = (), cli_grid: 
             cfg = apply_overrides(cfg, cli, "command line")
             cfg.run_name = grid_run_name(str(name), point)
             cfg.output_dir = str(root / cfg.run_name)
-            configs.append(checked(cfg, f"{where}: runs.{cfg.run_name}"))
+            configs.append(checked(cfg, f"{where}: runs.{cfg.run_name}", root))
     names = [c.run_name for c in configs]
     clash = next((n for n in names if names.count(n) > 1), None)
     if clash is not None:
@@ -502,11 +507,12 @@ def _show(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def checked(cfg: Config, where: str) -> Config:
-    """validate() + resolve_world(), with range errors naming the config file (and run)."""
+def checked(cfg: Config, where: str, root: str | Path) -> Config:
+    """resolve_world() + resolve_generated() + validate(), with errors naming the config file (and
+    run). root: the config's top-level output_dir (generated data default to root/data)."""
     cfg.source = where  # not a config key: where later errors about this run's keys point
     with naming_source(where):
-        return validate(resolve_world(cfg))
+        return validate(resolve_generated(resolve_world(cfg), root))
 
 
 @contextlib.contextmanager
@@ -535,6 +541,36 @@ def resolve_world(cfg: Config) -> Config:
     if cfg.world.dir:
         cfg.data.train = cfg.data.train or str(Path(cfg.world.dir) / "data" / "documents.jsonl")
         cfg.data.test = cfg.data.test or str(Path(cfg.world.dir) / "data" / "questions.jsonl")
+    return cfg
+
+
+GENERATED_FILES = {"knowledge": ("documents.jsonl", "questions.jsonl"), "math": ("train.jsonl", "test.jsonl")}
+
+
+def generation(cfg: Config) -> tuple[str, int]:
+    """(the key that asks for generated data, its value) for the config's task."""
+    if cfg.task == "math":
+        return "data.generate_problems", cfg.data.generate_problems
+    return "data.generate_people", cfg.data.generate_people
+
+
+def resolve_generated(cfg: Config, root: str | Path) -> Config:
+    """With generation on, data.train / data.test are the generated files in data.generated_dir.
+    A user's own file named there would be silently replaced or silently ignored, so it is refused."""
+    key, count = generation(cfg)
+    if not count or cfg.world.dir or cfg.data.corpus:  # both refused by validate(), with their own line
+        return cfg
+    d = cfg.data
+    d.generated_dir = d.generated_dir or str(Path(root) / "data")
+    generated = [str(Path(d.generated_dir) / name) for name in GENERATED_FILES[cfg.task]]
+    named = [(k, v) for k, v, own in (("data.train", d.train, generated[0]), ("data.test", d.test, generated[1]))
+             if v and os.path.abspath(v) != os.path.abspath(own)]
+    if named:
+        what = " and ".join(f"{k}={v}" for k, v in named)
+        raise KinjectError(f"config: key '{named[0][0]}': {what} names your own file, but {key}={count} generates both "
+                           f"data.train and data.test into {d.generated_dir}; give both files (data.train and "
+                           f"data.test) with {key}=0, or leave both unset to use the generated set")
+    d.train, d.test = generated
     return cfg
 
 
@@ -574,6 +610,14 @@ def validate(cfg: Config) -> Config:
                         ("data.num_paraphrases", cfg.data.num_paraphrases != 0), ("paraphrase.output", cfg.paraphrase.output)):
             need(not on, key, "applies to knowledge documents, not to task=math")
     need(cfg.data.generate_test_problems >= 1, "data.generate_test_problems", "must be >= 1")
+    need(cfg.data.generate_people >= 0 and cfg.data.generate_problems >= 0, "data.generate_people",
+         "data.generate_people and data.generate_problems must be >= 0")
+    need(not (cfg.task == "math" and cfg.data.generate_people), "data.generate_people",
+         "generates knowledge documents; for task=math use data.generate_problems")
+    need(not (cfg.task == "knowledge" and cfg.data.generate_problems), "data.generate_problems",
+         "generates math problems (task=math); for documents use data.generate_people")
+    need(not (cfg.world.dir and generation(cfg)[1]), generation(cfg)[0], "the world (world.dir) brings its own "
+         "data; set one of them")
     need(t.checkpoint_steps >= 0 and t.checkpoints_kept >= 1, "train.checkpoint_steps",
          "train.checkpoint_steps must be >= 0 and train.checkpoints_kept >= 1")
     need(t.sam_rho is None or t.sam_rho >= 0, "train.sam_rho", "must be >= 0")

@@ -15,9 +15,10 @@ from kinject.augment.training_set import TrainingText, build_training_set, descr
 from kinject.config import Config, naming_source
 from kinject.errors import KinjectError, RunFailed, RunInterrupted
 from kinject.models.loading import load_model_and_tokenizer, log
-from kinject.preparation import (check_run, documents_path, ensure_generated, make_objective, prepare_data,
-                                 prepare_math, training_features)
-from kinject.reporting.run_dir import RunDir, best_entry, publish_dir, write_atomic, write_json, write_state
+from kinject.preparation import (check_run, data_files, documents_path, make_objective, prepare_data, prepare_math,
+                                 training_features)
+from kinject.io import publish_dir, write_atomic, write_json
+from kinject.reporting.run_dir import RunDir, best_entry, clear_run, write_state
 
 FINISHED_MARKER = "summary.json"
 
@@ -29,13 +30,17 @@ FINISHED_MARKER = "summary.json"
 def check_output_dirs(configs: list[Config], overwrite: bool, resume: bool = False) -> None:
     """Refuse to touch a directory that holds a run unless --resume or --overwrite says what to do,
     and never touch one whose run is still going."""
-    from kinject.reporting.run_dir import run_status
+    from kinject.reporting.run_dir import foreign_entries, run_status
 
     for cfg in configs:
         path = Path(cfg.output_dir)
         status, sentence = run_status(path)
         if status == "running":
             raise KinjectError(f"{path}: a run is {sentence}; stop it or wait for it first")
+        foreign = foreign_entries(path, kept_in_run_dir(cfg))
+        if foreign:
+            raise KinjectError(f"{path}: holds {foreign[0]}, which no kinject run wrote; a run goes into a new or empty "
+                               "directory or over a run of its own: choose another output_dir")
         if status == "empty" or overwrite or resume:
             continue
         if not (path / "config.yaml").exists():
@@ -45,6 +50,14 @@ def check_output_dirs(configs: list[Config], overwrite: bool, resume: bool = Fal
         if status == "resumable":
             raise KinjectError(f"{path}: holds an {sentence} (or --overwrite to start over)")
         raise KinjectError(f"{path}: holds an {sentence}")
+
+
+def kept_in_run_dir(cfg: Config) -> tuple[str, ...]:
+    """A single-run config's generated data live in its run directory (OUTPUT_DIR/data): kept there."""
+    generated = Path(cfg.data.generated_dir) if cfg.data.generated_dir else None
+    if generated and generated.parent.resolve() == Path(cfg.output_dir).resolve():
+        return (generated.name,)
+    return ()
 
 
 def before_key(cfg: Config) -> str:
@@ -77,16 +90,38 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
         log(f"{cfg.output_dir}: finished earlier; kept as it is")
         return json.loads(finished.read_text())
 
-    # 1. data (validated before anything is written or loaded)
     math = cfg.task == "math"
-    if math:
-        train_items, test_items = prepare_math(cfg)
-        texts: list[TrainingText] = []
-    else:
-        ks = prepare_data(cfg)
-        texts = build_training_set(ks, cfg.data, cfg.augment, documents_path(cfg))
 
-    # 2. model, tokenizer, adapter (family, mask token), objective, training sequences
+    # 1. the run directory (a single-run config keeps its generated data in it: prepared before the data)
+    main = distributed.is_main()
+    run = RunDir(cfg.output_dir, writer=main)
+    checkpoint = newest_checkpoint(run.path / "trainer") if resume else None
+    distributed.wait_for_everyone()  # every process has looked for the checkpoint before anything changes
+    if main and (overwrite or resume) and run.path.exists() and not checkpoint:
+        clear_run(run.path, kept_in_run_dir(cfg))  # nothing to resume from: start this run afresh
+    distributed.wait_for_everyone()
+    if checkpoint:
+        step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
+        run.load_until(step)
+        log(f"resuming from {checkpoint} (optimizer step {step})")
+    run.write_config(cfg.to_dict())
+    if main:  # what a killed run may have left half-written: a checkpoint, a save, atomic-write temporaries
+        shutil.rmtree(run.path / "trainer" / STAGING, ignore_errors=True)
+        shutil.rmtree(run.path / ".save.partial", ignore_errors=True)
+        for temporary in run.path.glob(".*.*"):
+            if temporary.is_file():
+                temporary.unlink()
+        write_state(run.path, "running", step=0)
+    # 2. data (checked before any run started; generated data are written now)
+    with distributed.main_process_first():  # the main process writes generated data, the others read them
+        if math:
+            train_items, test_items = prepare_math(cfg)
+            texts: list[TrainingText] = []
+        else:
+            ks = prepare_data(cfg)
+            texts = build_training_set(ks, cfg.data, cfg.augment, documents_path(cfg))
+
+    # 3. model, tokenizer, adapter (family, mask token), objective, training sequences
     with distributed.main_process_first():  # a first load may convert and cache the weights
         model, tokenizer, model_path = load_model_and_tokenizer(cfg.model)
     adapter, objective = make_objective(cfg, model, tokenizer)
@@ -101,26 +136,6 @@ def run_one(cfg: Config, before_cache: dict | None = None, overwrite: bool = Fal
     features, sequences = training_features(cfg, objective, tokenizer, model.config,
                                             train_items if math else None, texts)
 
-    # 3. the run directory
-    main = distributed.is_main()
-    run = RunDir(cfg.output_dir, writer=main)
-    checkpoint = newest_checkpoint(run.path / "trainer") if resume else None
-    distributed.wait_for_everyone()  # every process has looked for the checkpoint before anything changes
-    if main and (overwrite or resume) and run.path.exists() and not checkpoint:
-        shutil.rmtree(run.path)  # nothing to resume from: start this run afresh
-    distributed.wait_for_everyone()
-    if checkpoint:
-        step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
-        run.load_until(step)
-        log(f"resuming from {checkpoint} (optimizer step {step})")
-    run.write_config(cfg.to_dict())
-    if main:  # what a killed run may have left half-written: a checkpoint, a save, atomic-write temporaries
-        shutil.rmtree(run.path / "trainer" / STAGING, ignore_errors=True)
-        shutil.rmtree(run.path / ".save.partial", ignore_errors=True)
-        for temporary in run.path.glob(".*.*"):
-            if temporary.is_file():
-                temporary.unlink()
-        write_state(run.path, "running", step=0)
     bf16 = use_bf16(cfg.train)
     tb = SummaryWriter(log_dir=str(run.path / "tensorboard")) if main else None
     eval_seconds = 0.0
@@ -404,9 +419,8 @@ def run_all(configs: list[Config], overwrite: bool = False, all_configs: list[Co
         if cfg.paraphrase.output and key not in generated:
             from kinject.augment.paraphrase import generate_paraphrases
 
-            with distributed.main_process_first():
-                ensure_generated(cfg)
-                generate_paraphrases(cfg.data.train, cfg.paraphrase.output, cfg.paraphrase, cfg.model)
+            with distributed.main_process_first(), data_files(cfg) as (train, _):
+                generate_paraphrases(train, cfg.paraphrase.output, cfg.paraphrase, cfg.model)
             generated.add(key)
     built = set()
     for cfg in configs:  # a CPU-scale world the runs train on (built once, cached by its settings)

@@ -7,15 +7,15 @@ same steps for real with the loaded model.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from kinject import distributed
 from kinject.augment.training_set import TrainingText, build_training_set
 from kinject.config import Config
+from kinject.data.generated import materialize, preview
 from kinject.data.loaders import load_knowledge_set
 from kinject.data.schema import KnowledgeSet
 from kinject.errors import KinjectError
@@ -39,46 +39,60 @@ def documents_path(cfg: Config) -> str:
     return cfg.paraphrase.output or cfg.data.train
 
 
-def write_generated(write, train: str, test: str) -> None:
-    """`write(dir)` returns (train file, test file) written into a temporary directory; move them to
-    `train` / `test`, so a failed generation leaves nothing half-written there."""
-    with tempfile.TemporaryDirectory() as tmp:
-        for src, dst in zip(write(tmp), (train, test)):
-            Path(dst).parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(src, dst)
+REFUSE_HINT = "move it away, or set data.generated_dir to another directory"
 
 
-def ensure_generated(cfg: Config) -> None:
-    """data.generate_people: write the synthetic set first if data.train / data.test are missing."""
+def generated_set(cfg: Config):
+    """The set data.generate_people / data.generate_problems asks for, or None."""
     d = cfg.data
-    if d.generate_people and not (Path(d.train).exists() and Path(d.test).exists()):
-        from kinject.data.generate import write_name_description
+    if cfg.world.dir or d.corpus:
+        return None
+    if cfg.task == "math" and d.generate_problems:
+        from kinject.math.generate import math_set
 
-        write_generated(lambda tmp: write_name_description(tmp, d.generate_people, d.generate_seed), d.train, d.test)
-        log(f"generated {d.generate_people} fictional people into {d.train} and {d.test}")
+        return math_set(d.generate_problems, d.generate_test_problems, d.generate_seed)
+    if cfg.task == "knowledge" and d.generate_people:
+        from kinject.data.generate import name_description_set
+
+        return name_description_set(d.generate_people, d.generate_seed)
+    return None
 
 
-def prepare_math(cfg: Config):
-    """task=math: (train items, test items), generating GSM8K-style problems first if asked."""
+@contextlib.contextmanager
+def data_files(cfg: Config, write: bool = True):
+    """(train file, test file) to read: the user's own files, or the generated set in
+    data.generated_dir, brought up to date first (write=True) or previewed without writing (the
+    pre-run check)."""
+    generated = generated_set(cfg)
+    if generated is None:
+        yield cfg.data.train, cfg.data.test
+        return
+    directory = Path(cfg.data.generated_dir)
+    if write:
+        written = materialize(directory, generated, REFUSE_HINT)
+        if written:
+            log(f"generated {', '.join(written)} into {directory} ({generated.generator}, {generated.settings})")
+        yield cfg.data.train, cfg.data.test
+        return
+    with preview(directory, generated, REFUSE_HINT) as readable:
+        yield tuple(str(readable / name) for name in generated.files)
+
+
+def prepare_math(cfg: Config, write: bool = True):
+    """task=math: (train items, test items)."""
     from kinject.math.data import load_math
 
-    d = cfg.data
-    if d.generate_problems and not (Path(d.train).exists() and Path(d.test).exists()):
-        from kinject.math.generate import write_math_split
-
-        write_generated(lambda tmp: write_math_split(tmp, d.generate_problems, d.generate_test_problems,
-                                                     d.generate_seed), d.train, d.test)
-        log(f"generated {d.generate_problems} training and {d.generate_test_problems} test problems into "
-            f"{d.train} and {d.test}")
-    train, test = load_math(d.train), load_math(d.test)
+    with data_files(cfg, write) as (train_path, test_path):
+        train, test = load_math(train_path), load_math(test_path)
     if cfg.eval.max_questions is not None:
         test = test[: cfg.eval.max_questions]
     return train, test
 
 
-def prepare_data(cfg: Config):
+def prepare_data(cfg: Config, write: bool = True):
+    """The run's data; write=False (the pre-run check) writes nothing, not even generated data."""
     if cfg.task == "math":
-        return prepare_math(cfg)
+        return prepare_math(cfg, write)
     d = cfg.data
     if d.corpus:  # documents stream from the corpus; only the questions are loaded here
         from kinject.data.loaders import load_questions
@@ -87,8 +101,9 @@ def prepare_data(cfg: Config):
         if not questions:
             raise KinjectError(f"{d.test}: no questions left to evaluate")
         return KnowledgeSet([], questions)
-    ensure_generated(cfg)
-    ks = link_questions(load_knowledge_set(documents_path(cfg), d.test, d.paraphrases, d.permuted_paraphrases))
+    with data_files(cfg, write) as (train, test):
+        documents = cfg.paraphrase.output or train
+        ks = link_questions(load_knowledge_set(documents, test, d.paraphrases, d.permuted_paraphrases))
     if d.max_documents is not None:
         n, total = min(d.max_documents, len(ks.documents)), len(ks.documents)
         picks = range(n) if d.pick == "first" else [round(i * total / n) for i in range(n)]
@@ -206,7 +221,7 @@ def check_run(cfg: Config) -> None:
     before the first one starts."""
     from kinject.models.loading import load_skeleton
 
-    data = prepare_data(cfg)
+    data = prepare_data(cfg, write=False)
     skeleton, tokenizer, _ = load_skeleton(cfg.model)
     _, objective = make_objective(cfg, skeleton, tokenizer)
     if cfg.task == "math":

@@ -112,7 +112,7 @@ def generate_paraphrases(docs_path, output, pcfg, model_cfg, progress: bool = Tr
     from kinject.distributed import device
     from kinject.models.loading import load_model_and_tokenizer, log
     from kinject.objectives.base import ChatPieces
-    from kinject.reporting.run_dir import write_atomic, write_json
+    from kinject.io import write_atomic, write_json
 
     output = Path(output)
     docs = load_documents(docs_path)

@@ -92,7 +92,21 @@ def corpus_features(ds, objective, tokenizer, source: str, text_field: str, max_
         out["truncated"] = [truncated] + [0] * (len(features) - 1) if features else []
         return out
 
-    return ds.map(build, batched=True, batch_size=MAP_BATCH, with_indices=True, remove_columns=columns)
+    return ds.map(build, batched=True, batch_size=MAP_BATCH, with_indices=True, remove_columns=columns,
+                  **map_cache(ds, build))
+
+
+def map_cache(ds, build) -> dict:
+    """map() writes its Arrow cache beside the dataset's own files, which for a save_to_disk folder is
+    the user's input directory: write it into datasets' cache directory instead."""
+    import datasets
+    from datasets.fingerprint import Hasher
+
+    if not isinstance(ds, datasets.Dataset) or not ds.cache_files:  # a stream, or an in-memory dataset
+        return {}
+    directory = Path(datasets.config.HF_DATASETS_CACHE) / "kinject-corpus"
+    directory.mkdir(parents=True, exist_ok=True)
+    return {"cache_file_name": str(directory / f"{Hasher.hash([ds._fingerprint, build])}.arrow")}
 
 
 def describe_corpus(corpus, features) -> dict:

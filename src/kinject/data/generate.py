@@ -20,7 +20,8 @@ import random
 from pathlib import Path
 
 from kinject.errors import KinjectError
-from kinject.reporting.run_dir import write_jsonl
+from kinject.data.generated import GeneratedSet, write_new
+from kinject.io import jsonl_text
 
 # List lengths are pairwise coprime (37/41 and 31/29): person i takes entry i mod len of a
 # shuffled copy of each list, so the (first, last) and (deed, place) pairs never repeat before
@@ -128,12 +129,15 @@ def generate_name_description(n_people: int, seed: int = 0) -> tuple[list[dict],
     return docs, questions
 
 
-def write_name_description(out_dir, n_people: int, seed: int = 0) -> tuple[Path, Path]:
-    """Write documents.jsonl and questions.jsonl into out_dir; return their paths."""
+def name_description_set(n_people: int, seed: int = 0) -> GeneratedSet:
+    """documents.jsonl and questions.jsonl, as a generated set (see kinject.data.generated)."""
     docs, questions = generate_name_description(n_people, seed)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    docs_path, qa_path = out / "documents.jsonl", out / "questions.jsonl"
-    write_jsonl(docs_path, docs)
-    write_jsonl(qa_path, questions)
+    return GeneratedSet("name_description", {"people": n_people, "seed": seed},
+                        {"documents.jsonl": jsonl_text(docs), "questions.jsonl": jsonl_text(questions)})
+
+
+def write_name_description(out_dir, n_people: int, seed: int = 0, overwrite: bool = False) -> tuple[Path, Path]:
+    """Write documents.jsonl and questions.jsonl (and their meta records) into out_dir; an existing
+    file is replaced only with `overwrite`. Returns the two paths."""
+    docs_path, qa_path = write_new(out_dir, name_description_set(n_people, seed), overwrite)
     return docs_path, qa_path

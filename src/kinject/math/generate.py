@@ -14,7 +14,8 @@ import random
 from pathlib import Path
 
 from kinject.errors import KinjectError
-from kinject.reporting.run_dir import write_jsonl
+from kinject.data.generated import GeneratedSet, write_new
+from kinject.io import jsonl_text
 
 NAMES = [("Maya", "She"), ("Liam", "He"), ("Ava", "She"), ("Noah", "He"), ("Zara", "She"), ("Omar", "He"),
          ("Iris", "She"), ("Felix", "He"), ("Nina", "She"), ("Hugo", "He"), ("Lena", "She"), ("Ravi", "He")]
@@ -107,15 +108,18 @@ def generate_problems(n: int, seed: int = 0) -> list[dict]:
     return out
 
 
-def write_math_split(out_dir, n_train: int, n_test: int, seed: int = 0) -> tuple[Path, Path]:
+def math_set(n_train: int, n_test: int, seed: int = 0) -> GeneratedSet:
     """train.jsonl and test.jsonl from one pool of distinct problems (no problem in both)."""
     if n_train < 1 or n_test < 1:
         raise KinjectError(f"need at least one train and one test problem, got {n_train} and {n_test}")
     pool = generate_problems(n_train + n_test, seed)
     random.Random(f"{seed}/split").shuffle(pool)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    train, test = out / "train.jsonl", out / "test.jsonl"
-    write_jsonl(train, pool[:n_train])
-    write_jsonl(test, pool[n_train:])
+    return GeneratedSet("math_problems", {"train": n_train, "test": n_test, "seed": seed},
+                        {"train.jsonl": jsonl_text(pool[:n_train]), "test.jsonl": jsonl_text(pool[n_train:])})
+
+
+def write_math_split(out_dir, n_train: int, n_test: int, seed: int = 0, overwrite: bool = False) -> tuple[Path, Path]:
+    """Write train.jsonl and test.jsonl (and their meta records) into out_dir; an existing file is
+    replaced only with `overwrite`."""
+    train, test = write_new(out_dir, math_set(n_train, n_test, seed), overwrite)
     return train, test

@@ -12,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from kinject.io import file_mode  # noqa: E402
+
 STYLES = {"rouge1_recall": ("-", "ROUGE-1 recall"), "contains": ("--", "contains")}
 COLORS = {"forward": "tab:blue", "backward": "tab:red"}
 
@@ -71,5 +73,5 @@ def save(fig, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600; a figure is for everyone who can read the run
+    os.chmod(tmp, file_mode())  # mkstemp creates 0600; a figure is for everyone who can read the run
     os.replace(tmp, path)

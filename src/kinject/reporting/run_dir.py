@@ -16,45 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def publish_dir(staged: Path, target: Path) -> None:
-    """Move a fully written directory into place: flushed to disk, the old one (if any) replaced.
-    A kill before the rename leaves only the staged copy, which is never read."""
-    for file in Path(staged).rglob("*"):
-        if file.is_file():
-            with open(file, "rb") as f:
-                os.fsync(f.fileno())
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(staged, target)
-
-
-def write_json(path: Path, obj) -> None:
-    write_atomic(path, json.dumps(obj, indent=2) + "\n")
-
-
-def write_jsonl(path: Path, rows) -> None:
-    write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
+from kinject.io import write_atomic, write_json, write_jsonl
 
 
 class RunDir:
@@ -106,6 +75,36 @@ class RunDir:
 
 
 STATE_FILE = "run_state.json"
+# everything a run writes into its directory; --overwrite removes these and nothing else
+RUN_ENTRIES = ("config.yaml", "metrics.jsonl", "generations.jsonl", "train_log.jsonl", "summary.json", "summary.md",
+               STATE_FILE, "accuracy.png", "tensorboard", "trainer", "model", "adapter", ".save.partial")
+
+
+def _is_ours(name: str, keep: tuple[str, ...]) -> bool:
+    if name in RUN_ENTRIES or name in keep:
+        return True
+    # an atomic write's leftover temporary: ".summary.json.k3j9x", ".accuracy.k3j9x.png"
+    return name.startswith(".") and any(name[1:].startswith(entry.split(".")[0] + ".") for entry in RUN_ENTRIES)
+
+
+def foreign_entries(path, keep: tuple[str, ...] = ()) -> list[str]:
+    """Names in a run directory that no run wrote (`keep`: names that belong there too, e.g. the
+    generated data of a single-run config)."""
+    path = Path(path)
+    return sorted(p.name for p in path.iterdir() if not _is_ours(p.name, keep)) if path.is_dir() else []
+
+
+def clear_run(path, keep: tuple[str, ...] = ()) -> None:
+    """--overwrite: remove what a run wrote into `path`, and nothing else."""
+    import shutil
+
+    for entry in Path(path).iterdir():
+        if entry.name in keep or not _is_ours(entry.name, ()):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def write_state(path: Path, state: str, **details) -> None:

@@ -16,7 +16,7 @@ from transformers.integrations import TensorBoardCallback
 from transformers.trainer_utils import rotate_checkpoints
 
 from kinject.config import TrainConfig
-from kinject.reporting.run_dir import publish_dir
+from kinject.io import publish_dir
 from kinject.training.sam import SAM
 
 

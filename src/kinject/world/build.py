@@ -35,7 +35,7 @@ from pathlib import Path
 
 from kinject.errors import KinjectError
 from kinject.models.loading import log
-from kinject.reporting.run_dir import write_json, write_jsonl
+from kinject.io import make_public, write_json, write_jsonl
 from kinject.world.bios import biography, make_people, questions
 
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] "
@@ -168,6 +168,9 @@ def pretraining_recall(model, tokenizer, adapter, pretrain_qa: list[dict]) -> di
     return {d: round(result[d]["rouge1_recall"], 3) for d in ("forward", "backward") if d in result}
 
 
+WORLD_ENTRIES = {"causal", "bidirectional", "data", "world.json"}  # all a world directory holds
+
+
 def build_world(cfg) -> Path:
     """Build cfg.dir unless it already holds this world. Returns the directory."""
     target = Path(cfg.dir)
@@ -175,8 +178,10 @@ def build_world(cfg) -> Path:
         log(f"world in {target} is built already")
         return target
     if target.exists() and any(target.iterdir()):
-        if not (target / "world.json").exists():
-            raise KinjectError(f"{target}: world.dir holds other files; choose an empty or new directory")
+        foreign = sorted(p.name for p in target.iterdir() if p.name not in WORLD_ENTRIES)
+        if not (target / "world.json").exists() or foreign:
+            raise KinjectError(f"{target}: world.dir holds other files ({(foreign or ['no world.json'])[0]}); choose "
+                               "an empty or new directory")
         log(f"world settings changed; rebuilding {target}")
     started = time.time()
     bios, pretrain_qa, docs, qa = corpus(cfg)
@@ -195,6 +200,7 @@ def build_world(cfg) -> Path:
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
+        make_public(target)  # mkdtemp made it 0700
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log(f"world built in {target} ({time.time() - started:.0f} s)")
