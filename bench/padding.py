@@ -26,7 +26,8 @@ from kinject.data.packing import pack_features
 from kinject.models.adapter import resolve_adapter
 from kinject.models.loading import load_model_and_tokenizer
 from kinject.objectives import objective_class
-from kinject.preparation import build_features, link_questions
+from kinject.data.features import document_features
+from kinject.tasks.knowledge import link_questions
 from kinject.training.trainer import KinjectTrainer, training_arguments
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -71,7 +72,7 @@ def main() -> None:
         cls = objective_class(name)
         adapter = resolve_adapter(model, tokenizer, model_cfg, needs_mask=cls.needs_mask_token)
         objective = cls(ObjectiveConfig(name=name, format="chat"), tokenizer, adapter.mask_id, adapter=adapter)
-        features, _ = build_features(texts, objective, tokenizer, args.max_length, data.train)
+        features, _ = document_features(texts, objective, tokenizer, args.max_length, data.train)
         lengths = [len(f["input_ids"]) for f in features]
         packed = pack_features(features, args.max_length)
         for layout, feats, group in (("random batches", features, False), ("length grouping", features, True),

@@ -1,5 +1,5 @@
 """The published-style table on the shared NameDescription and Biography data, with the default
-model on CPU, next to the published numbers (methods.md section 4); writes docs/results.md.
+model on CPU, next to the published numbers (arXiv 2510.09885, its main results table); writes docs/results.md.
 
     python bench/reproduce.py [--documents 8] [--epochs 30] [--paraphrases 3] [--model NAME_OR_DIR]
                               [--max-new-tokens 64] [--out docs/results.md] [--smoke]
@@ -35,7 +35,7 @@ DATASETS = {  # name: (documents, questions, same-order paraphrases, questions p
     "Biography": ("biography_train_no_paraphrase.json", "biography_test.jsonl",
                   "biography_train_paraphrase_same_order.json", 9, 5),
 }
-PUBLISHED = {  # methods.md section 4: forward / backward, mean over four 3-8B instruct arLLMs
+PUBLISHED = {  # arXiv 2510.09885, main results: forward / backward, mean over four 3-8B instruct arLLMs
     "before": {"NameDescription": (.03, .02), "Biography": (.02, .00)},
     "standard": {"NameDescription": (.26, .03), "Biography": (.15, .00)},
     "standard_paraphrases": {"NameDescription": (.95, .03), "Biography": (.98, .00)},
@@ -98,7 +98,7 @@ def main() -> None:
     if not SHARED.exists():
         raise SystemExit(f"needs the published data in {SHARED}")
     from kinject.config import load_runs
-    from kinject.pipeline import run_all
+    from kinject.runner import run_all
 
     root = Path(args.root)
     summaries, seconds = {}, {}
@@ -161,8 +161,8 @@ per dataset (both NameDescription groups), their published questions ({nd_q} for
 {bio_q} for Biography), {epochs} epochs, lr 1e-4, one optimizer step per epoch on the originals,
 chat format, bf16 autocast, greedy answers up to {tokens} tokens; paraphrase runs add the first
 {paraphrases} same-order paraphrases per document. Wall time: {nd_min:.1f} min (NameDescription),
-{bio_min:.1f} min (Biography). Published: mean over four 3-8B instruct arLLMs (methods.md section
-4), full data, hundreds of epochs.
+{bio_min:.1f} min (Biography). Published: mean over four 3-8B instruct arLLMs (arXiv 2510.09885,
+main results table), full data, hundreds of epochs.
 
 Forward / backward ROUGE-1 recall (the published metric). Ours: the final epoch (only the final
 epoch is evaluated, to keep the budget). Published: the best epoch, **selected on the test

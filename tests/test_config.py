@@ -35,7 +35,7 @@ def test_run_override_beats_shared_settings(tmp_path):
     assert a.train.lr == 0.5
 
 
-def test_defaults_follow_methods_md():
+def test_defaults_follow_the_published_setup():
     c = Config()
     assert (c.objective.t_low, c.objective.t_high) == (0.05, 0.95)
     assert (c.train.weight_decay, c.train.beta1, c.train.beta2, c.train.max_grad_norm) == (0.1, 0.9, 0.95, 1.0)

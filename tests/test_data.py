@@ -12,7 +12,7 @@ from kinject.cli import main
 from kinject.data.generate import MAX_PEOPLE, generate_name_description, write_name_description
 from kinject.data.loaders import load_documents, load_knowledge_set, load_questions, sniff
 from kinject.errors import KinjectError
-from kinject.preparation import link_questions
+from kinject.tasks.knowledge import link_questions
 
 # ---------------------------------------------------------------- published files
 

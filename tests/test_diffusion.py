@@ -165,7 +165,7 @@ def test_eos_fill_pads_answers_with_maskable_eos(tokenizer, mdm_setup):
 
 
 def hand_loss(logits, labels, masked, maskable, t, normalize):
-    """Straight loops: the definitions in methods.md 2.5."""
+    """Straight loops: the definitions of masked-diffusion fine-tuning (LLaDA; arXiv 2510.09885)."""
     B, L, _ = logits.shape
     per_row, total = [], 0.0
     for b in range(B):

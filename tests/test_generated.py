@@ -182,8 +182,7 @@ def test_data_commands_refuse_to_overwrite_unless_asked(tmp_path, capsys, comman
 
 
 def test_overwrite_removes_only_what_a_run_wrote(tmp_path):
-    from kinject.pipeline import kept_in_run_dir
-    from kinject.reporting.run_dir import clear_run, foreign_entries
+    from kinject.reporting.run_dir import clear_run, foreign_entries, kept_in_run_dir
 
     run = tmp_path / "out"
     for name in ("config.yaml", "summary.json", ".summary.json.x1y2", "data/documents.jsonl", "model/w.bin"):

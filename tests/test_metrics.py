@@ -1,4 +1,4 @@
-"""QA metrics against hand-computed examples (methods.md section 3).
+"""QA metrics against hand-computed examples (the published metric of arXiv 2510.09885).
 
 The published metric is xup5/masked_arLLM src/eval_util.py compute_openQA_recall: ASCII
 punctuation deleted, NLTK word tokens, the 14 stop words dropped case-insensitively, tokens

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from kinject.cli import main
-from kinject.config import load_runs
+from kinject.config import check_objective_keys, load_runs
 from kinject.errors import KinjectError
+from kinject.objectives import MaskedObjective
 
 BASE = """
 model: {name: some/model}
@@ -69,7 +70,9 @@ def test_bad_grids_give_one_line(tmp_path, grid_yaml, cli_grid, message):
 
 
 def test_pick_spread_takes_evenly_spaced_documents_and_only_their_questions(tmp_path):
-    from kinject.preparation import prepare_data
+    from kinject.tasks import TASKS
+
+    prepare_data = lambda cfg: TASKS["knowledge"].load(cfg, write=False).ks  # noqa: E731
 
     docs, qa = tmp_path / "d.jsonl", tmp_path / "q.jsonl"
     docs.write_text("".join(json.dumps({"id": f"p{i}", "text": f"Person {i} did thing {i}."}) + "\n" for i in range(10)))
@@ -86,7 +89,9 @@ def test_pick_spread_takes_evenly_spaced_documents_and_only_their_questions(tmp_
 
 def test_spread_subset_of_the_published_nd_set_covers_both_groups(tmp_path):
     from conftest import shared_dataset
-    from kinject.preparation import prepare_data
+    from kinject.tasks import TASKS
+
+    prepare_data = lambda cfg: TASKS["knowledge"].load(cfg, write=False).ks  # noqa: E731
 
     docs, qa = shared_dataset("ND_train_no_paraphrase.json"), shared_dataset("ND_test.jsonl")
     (cfg,) = load_runs(write(tmp_path, f"data: {{train: {docs}, test: {qa}, max_documents: 8, pick: spread}}\n"))
@@ -212,11 +217,15 @@ def test_shipped_configs_load_and_the_recipe_is_the_study_run_it_reports(monkeyp
     paths = sorted((root / "configs").glob("*.yaml")) + sorted((root / "configs" / "study").glob("*.yaml"))
     assert len(paths) >= 7
     loaded = {p.relative_to(root).as_posix(): load_runs(p) for p in paths}  # every key known, every value valid
+    for runs in loaded.values():
+        check_objective_keys(runs, runs)  # and no objective key set where its objective never reads it
     study = {c.run_name: c for c in loaded["configs/study/nd_small.yaml"]}
     assert {"masked", "standard_chat", "standard_pretrain", "masked-e150,lr=0.0003"} <= set(study)
     (recipe,) = loaded["configs/nd_masked_small.yaml"]
     measured = study["masked-e150-fixed_t0.5-loss_on_masked"]
-    for section in ("model", "objective", "train", "eval"):
+    for section in ("model", "train", "eval"):
         assert getattr(recipe, section) == getattr(measured, section), section
+    for key in ("name",) + MaskedObjective.reads:  # the objective keys masked reads
+        assert getattr(recipe.objective, key) == getattr(measured.objective, key), key
     d, m = recipe.data, measured.data
     assert (d.train, d.test, d.max_documents, d.pick, d.num_paraphrases) == (m.train, m.test, m.max_documents, m.pick, 0)

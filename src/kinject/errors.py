@@ -20,6 +20,13 @@ class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C, after the run saved a checkpoint at an optimizer-step boundary (exit code 130)."""
 
 
+def need(ok: bool, key: str, message: str) -> None:
+    """A config check: a one-line error naming the key when `ok` is false (the file and run are added
+    by kinject.config.naming_source)."""
+    if not ok:
+        raise KinjectError(f"config: key '{key}': {message}")
+
+
 def located(path, message: str, line: int | None = None, field: str | None = None) -> KinjectError:
     """Build a one-line error like ``data.jsonl:7: field 'answer': must be a non-empty string``."""
     where = str(path)

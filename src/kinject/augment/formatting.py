@@ -1,4 +1,4 @@
-"""Formatting-based augmentation (methods.md 2.7, FAS): copies that change a document's format,
+"""Formatting-based augmentation (arXiv 2503.03705, its formatting-based augmentation): copies that change a document's format,
 never its wording.
 
 Each transformation maps (text, rng) -> text. Invariant, tested on every transformation: the

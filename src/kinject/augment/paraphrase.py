@@ -1,4 +1,4 @@
-"""Paraphrase generation (the paraphrase baseline, methods.md 2.2) for documents that have none.
+"""Paraphrase generation (the paraphrase baseline of arXiv 2510.09885) for documents that have none.
 
 `kinject paraphrase` / `paraphrase.output` ask a local instruct model (any Hugging Face causal LM
 with a chat template) for `count` same-order and/or permuted-order rewrites of every document,
@@ -107,10 +107,11 @@ def generate_paraphrases(docs_path, output, pcfg, model_cfg, progress: bool = Tr
 
     from kinject.augment.reverse import heuristic_entities
     from kinject.data.loaders import load_documents
-    from kinject.evaluation.generation import autocast_context, left_pad
+    from kinject.evaluation.generation import cut_at_stop, hf_generate
     from kinject.evaluation.qa import stop_ids
     from kinject.distributed import device
-    from kinject.models.loading import load_model_and_tokenizer, log
+    from kinject.console import log
+    from kinject.models.loading import load_model_and_tokenizer
     from kinject.objectives.base import ChatPieces
     from kinject.io import write_atomic, write_json
 
@@ -163,20 +164,15 @@ def generate_paraphrases(docs_path, output, pcfg, model_cfg, progress: bool = Tr
                                    .replace("{text}", docs[i].text)) for i, order in requests]
         chunk_started = time.time()
         torch.manual_seed(int.from_bytes(hashlib.sha256(f"{pcfg.seed}/{c}".encode()).digest()[:8], "little"))
-        input_ids, attention = left_pad(prompts, tokenizer.pad_token_id)
-        width = input_ids.shape[1]
-        with torch.no_grad(), autocast_context(model, pcfg.bf16):
-            out = model.generate(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device),
-                                 generation_config=gen_cfg)
+        out = hf_generate(model, prompts, tokenizer.pad_token_id, gen_cfg, pcfg.bf16, synced=False)  # one process
         records = {i: {"id": docs[i].id, "text": docs[i].text, "paraphrases": [], "permuted_paraphrases": [],
                        "prompt_tokens": 0, "generated_tokens": 0, "empty": 0} for i in chunk}
         for row, (i, order) in enumerate(requests):
-            new = out[row, width:].tolist()
-            cut = next((k + 1 for k, tok in enumerate(new) if tok in stops), len(new))  # the stop token is paid for
-            text = clean(tokenizer.decode(new[:cut], skip_special_tokens=True))
+            kept, stopped = cut_at_stop(out[row], stops)
+            text = clean(tokenizer.decode(kept, skip_special_tokens=True))
             rec = records[i]
             rec["prompt_tokens"] += len(prompts[row])
-            rec["generated_tokens"] += cut
+            rec["generated_tokens"] += len(kept) + stopped  # the stop token is paid for
             if text:
                 rec[FIELD[order]].append(text)
             else:

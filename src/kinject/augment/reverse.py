@@ -1,4 +1,4 @@
-"""Reverse training (methods.md 2.6; Golovneva et al. 2024, "Reverse Training to Nurse the
+"""Reverse training (a baseline of arXiv 2510.09885; Golovneva et al. 2024, "Reverse Training to Nurse the
 Reversal Curse"): a reversed copy of each document is added to training, with the order of its
 segments reversed and entity names kept intact (entity-preserving reversal).
 

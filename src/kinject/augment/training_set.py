@@ -4,8 +4,8 @@ Per document, in this order:
     the original                      unless data.paraphrases_only
     paraphrases                       first data.num_paraphrases (null: all) of each set in
                                       data.paraphrase_order (same, permuted, or both)
-    augment.formatting copies         of the original (methods.md 2.7)
-    a reversed copy                   of the original, if augment.reverse (methods.md 2.6)
+    augment.formatting copies         of the original (arXiv 2503.03705)
+    a reversed copy                   of the original, if augment.reverse (Golovneva et al. 2024)
 The trainer shuffles, so the order only fixes the seeded draws.
 """
 

@@ -73,7 +73,7 @@ def classify(path: Path, generated: GeneratedSet, content: str, refuse_hint: str
 
 
 def _write_meta(path: Path, generated: GeneratedSet, content: str) -> None:
-    from kinject import __version__
+    from kinject._version import __version__
 
     write_json(meta_path(path), {"generator": generated.generator, "settings": generated.settings,
                                  "sha256": _sha256(content.encode("utf-8")), "written_by": f"kinject {__version__}"})

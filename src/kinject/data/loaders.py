@@ -12,7 +12,7 @@ Paraphrases (published)
     kept, as in the file (Biography's record 5*i is the original with its sentences shuffled,
     which for one person is the original order).
 Questions
-    published  JSONL {"group", "task", "question", "answer"}; direction derived as methods.md says:
+    published  JSONL {"group", "task", "question", "answer"}; direction derived as arXiv 2510.09885 defines it:
                DescriptionIsName: N2D backward, D2N forward; otherwise (NameIsDescription,
                Biography's ""): N2D forward, D2N backward
     native     JSONL {"question", "answer" | "answers", "direction", "group"?, "task"?, "doc_id"?}

@@ -1,4 +1,5 @@
-"""Masked-diffusion sampling for evaluation (methods.md 2.5; LLaDA's semi-autoregressive sampler).
+"""Masked-diffusion sampling for evaluation (LLaDA's semi-autoregressive sampler, with the settings
+of arXiv 2510.09885's dLLM evaluation).
 
 The prompt is followed by `gen_length` mask tokens, cut into blocks of `block_length` that are
 filled left to right. The steps are split evenly over blocks and a block's masks evenly over its
@@ -17,10 +18,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from kinject.distributed import sharded_forward_needs_sync
-from kinject.evaluation.generation import autocast_context
+from kinject.evaluation.generation import autocast_context, cut_at_stop, generate_batched
 
 
 @dataclass(frozen=True)
@@ -113,28 +113,16 @@ def diffusion_generate_batch(model, sampler: DiffusionSampler, prompts: list[lis
             if not active.any():
                 break
 
-    outputs = []
-    for row in range(batch):
-        generated = x[row, width:].tolist()
-        cut = next((i for i, tok in enumerate(generated) if tok in stop_ids), len(generated))
-        outputs.append(generated[:cut])
-    return outputs
+    return [cut_at_stop(x[row, width:].tolist(), stop_ids)[0] for row in range(batch)]
 
 
 def diffusion_generate(model, tokenizer, sampler: DiffusionSampler, prompts: list[list[int]], stop_ids: list[int],
                        batch_size: int = 32, max_new_tokens: int = 128, bf16: bool = False,
                        progress: bool = True) -> list[str]:
     """Decoded answers for every prompt, in length-sorted batches, returned in the original order."""
-    was_training = model.training
-    model.eval()
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    outputs: list[str] = [""] * len(prompts)
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     generator = torch.Generator().manual_seed(sampler.seed)
-    for batch in tqdm(batches, desc="sampling", unit="batch", disable=not progress, leave=False):
-        ids = diffusion_generate_batch(model, sampler, [prompts[i] for i in batch], tokenizer.pad_token_id,
-                                       stop_ids, max_new_tokens, generator, bf16)
-        for i, generated in zip(batch, ids):
-            outputs[i] = tokenizer.decode(generated, skip_special_tokens=True).strip()
-    model.train(was_training)
-    return outputs
+    return generate_batched(
+        model, tokenizer, prompts,
+        lambda batch: diffusion_generate_batch(model, sampler, batch, tokenizer.pad_token_id, stop_ids, max_new_tokens,
+                                               generator, bf16),
+        stop_ids, batch_size, progress, desc="sampling")

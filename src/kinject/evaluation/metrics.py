@@ -1,6 +1,6 @@
 """QA metrics: the published ROUGE-1 recall ("accuracy") and stricter metrics reported beside it.
 
-Source matched (methods.md section 3, [MFT])
+Source matched (arXiv 2510.09885, its evaluation)
 --------------------------------------------
 ``rouge1_recall`` reproduces ``compute_openQA_recall`` in ``src/eval_util.py`` of the public
 repository ``xup5/masked_arLLM`` (commit bc28c777643b202787d1e4ccb61ad0d1993d93e3), which uses the
@@ -30,9 +30,9 @@ What this implies, and what this module does identically (no nltk/rouge dependen
   checked against nltk 3.9.1 (``word_tokenize(..., preserve_line=True)``: the punkt data could
   not be downloaded offline) + rouge 1.0.1 on 40,000 randomized inputs, with no mismatch.
 * Case: the ``rouge`` package does not lower-case, so the published match is CASE-SENSITIVE
-  ("paris" does not recall "Paris"). methods.md says "lower-cased"; the repository does not do
+  ("paris" does not recall "Paris"). The paper says "lower-cased"; the repository does not do
   it. We follow the repository by default (``lowercase=False``) so numbers stay comparable with
-  the paper; pass ``lowercase=True`` for the methods.md reading.
+  the paper; pass ``lowercase=True`` for the paper's wording.
 * Counts: ``Rouge()`` defaults to ``exclusive=True``, i.e. unigram SETS, not clipped multisets:
   recall = |set(pred) & set(gold)| / |set(gold)|. Repeating a gold word neither helps nor hurts.
 * Empty cases: ``rouge`` raises ``ValueError`` ("Hypothesis is empty." / "Reference is empty.")
@@ -45,7 +45,7 @@ Deliberate differences
 ----------------------
 * Several references: the published call passes one gold string (``gt.strip()`` would fail on a
   list, and a single empty reference would zero the whole item). We score each reference on its
-  own (an empty-after-filtering reference scores 0.0) and take the maximum, as methods.md says.
+  own (an empty-after-filtering reference scores 0.0) and take the maximum, as the paper says.
 * No references at all is a caller error: ``ValueError``.
 
 Stricter metrics (our definitions; the published code has none of them)
@@ -79,6 +79,8 @@ import string
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
+from kinject.registry import metrics_for, register_metric
+
 # The published stop words (xup5/masked_arLLM src/eval_util.py, exclude_voc), in its order.
 STOP_WORDS: tuple[str, ...] = ("a", "of", "the", "and", "is", "are", "be", "to", "new", "on", "in", "at",
                                "an", "for")
@@ -97,7 +99,6 @@ _NLTK_CONTRACTIONS = tuple(re.compile(p) for p in (
 ))
 _WHITESPACE = re.compile(r"\s+")
 
-METRIC_NAMES: tuple[str, ...] = ("rouge1_recall", "contains", "rouge1_f1", "first_word")
 DIRECTIONS: tuple[str, ...] = ("forward", "backward")
 
 
@@ -154,6 +155,7 @@ def _overlap(prediction: str, reference: str, lowercase: bool) -> tuple[int, int
     return len(pred), len(gold), len(pred & gold)
 
 
+@register_metric("rouge1_recall", "ROUGE-1 recall (published metric)", "R1", curve="-")
 def rouge1_recall(prediction: str, references: str | Sequence[str], *, lowercase: bool = False) -> float:
     """Published "accuracy": ROUGE-1 recall of the gold's unigram set, max over references."""
     best = 0.0
@@ -164,17 +166,7 @@ def rouge1_recall(prediction: str, references: str | Sequence[str], *, lowercase
     return float(best)
 
 
-def rouge1_f1(prediction: str, references: str | Sequence[str], *, lowercase: bool = False) -> float:
-    """F1 of the unigram-set overlap (same tokens as rouge1_recall), max over references."""
-    best = 0.0
-    for ref in _as_references(references):
-        n_pred, n_gold, n_common = _overlap(prediction, ref, lowercase)
-        if n_common:
-            p, r = n_common / n_pred, n_common / n_gold
-            best = max(best, 2 * p * r / (p + r))
-    return float(best)
-
-
+@register_metric("contains", "answer contained", "contains", curve="--")
 def contains(prediction: str, references: str | Sequence[str]) -> float:
     """1.0 if some reference's words occur as a contiguous run of whole words in the prediction."""
     words = _light_words(prediction)
@@ -186,6 +178,19 @@ def contains(prediction: str, references: str | Sequence[str]) -> float:
     return 0.0
 
 
+@register_metric("rouge1_f1", "ROUGE-1 F1", "F1")
+def rouge1_f1(prediction: str, references: str | Sequence[str], *, lowercase: bool = False) -> float:
+    """F1 of the unigram-set overlap (same tokens as rouge1_recall), max over references."""
+    best = 0.0
+    for ref in _as_references(references):
+        n_pred, n_gold, n_common = _overlap(prediction, ref, lowercase)
+        if n_common:
+            p, r = n_common / n_pred, n_common / n_gold
+            best = max(best, 2 * p * r / (p + r))
+    return float(best)
+
+
+@register_metric("first_word", "first word matches", "first word", shown=False)
 def first_word_match(prediction: str, references: str | Sequence[str], *, prefix: bool = False) -> float:
     """1.0 if the prediction's first non-stop word equals a reference's first non-stop word.
 
@@ -207,20 +212,16 @@ def first_word_match(prediction: str, references: str | Sequence[str], *, prefix
 
 
 def score(prediction: str, references: str | Sequence[str]) -> dict[str, float]:
-    """All four metrics for one answer (keys as in METRIC_NAMES)."""
-    return {
-        "rouge1_recall": rouge1_recall(prediction, references),
-        "contains": contains(prediction, references),
-        "rouge1_f1": rouge1_f1(prediction, references),
-        "first_word": first_word_match(prediction, references),
-    }
+    """Every registered knowledge metric for one answer, in registration order."""
+    return {m.name: m(prediction, list(references) if not isinstance(references, str) else references)
+            for m in metrics_for("knowledge")}
 
 
 # ---------------------------------------------------------------- aggregation
 
 
 def _means(rows: list[Mapping]) -> dict:
-    out: dict = {m: float(sum(float(r[m]) for r in rows) / len(rows)) for m in METRIC_NAMES}
+    out: dict = {m.name: float(sum(float(r[m.name]) for r in rows) / len(rows)) for m in metrics_for("knowledge")}
     out["n"] = len(rows)
     return out
 
@@ -235,7 +236,7 @@ def aggregate(rows: Iterable[Mapping]) -> dict:
     Returns ``{"forward": {metric: mean, ..., "n": count}, "backward": {...},
     "groups": {group: {"forward": {...}, "backward": {...}}}}``. A direction with no rows is left
     out (overall and inside a group); a missing or None group is the group "". Rows must have
-    "direction" in ("forward", "backward") and the four metric keys; other keys are ignored.
+    "direction" in ("forward", "backward") and every metric's key; other keys are ignored.
     """
     rows = list(rows)
     for r in rows:

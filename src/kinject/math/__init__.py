@@ -1,1 +1,1 @@
-"""Supervised fine-tuning on math word problems (methods.md 2.4): data, problem generator, scoring."""
+"""Supervised fine-tuning on math word problems (masked SFT for math, arXiv 2510.09885): data, problem generator, scoring."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from kinject.registry import metrics_for, register_metric
+
 NUMBER = r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 STRICT = re.compile(r"####\s*(" + NUMBER + ")")
 ANY = re.compile(NUMBER)
@@ -36,13 +38,21 @@ def extract_flexible(text: str) -> str | None:
     return normalize_number(found[-1]) if found else None
 
 
+@register_metric("strict", "strict", task="math", curve="-")
+def strict_accuracy(generated: str, gold: str) -> float:
+    return float(extract_strict(generated) == gold)
+
+
+@register_metric("flexible", "flexible", task="math", curve="--")
+def flexible_accuracy(generated: str, gold: str) -> float:
+    return float(extract_flexible(generated) == gold)
+
+
 def score_math(generated: str, gold: str) -> dict:
-    strict, flexible = extract_strict(generated), extract_flexible(generated)
-    return {"strict": float(strict == gold), "flexible": float(flexible == gold),
-            "extracted_strict": strict, "extracted_flexible": flexible}
+    scores = {m.name: m(generated, gold) for m in metrics_for("math")}
+    return {**scores, "extracted_strict": extract_strict(generated), "extracted_flexible": extract_flexible(generated)}
 
 
 def aggregate_math(rows: list[dict]) -> dict:
     n = len(rows)
-    return {"math": {"strict": sum(r["strict"] for r in rows) / max(n, 1),
-                     "flexible": sum(r["flexible"] for r in rows) / max(n, 1), "n": n}}
+    return {"math": {**{m.name: sum(r[m.name] for r in rows) / max(n, 1) for m in metrics_for("math")}, "n": n}}

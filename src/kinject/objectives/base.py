@@ -147,11 +147,26 @@ def accepts(model, argument: str) -> bool:
 
 
 class Objective:
-    """Interface every objective implements. Subclasses set `name` and write `build`."""
+    """Interface every objective implements. A subclass declares what it is (name, task, the
+    objective.* keys it reads, a one-line description), writes `build` (or `build_pair`) and, where
+    the plain causal-LM loss is not enough, `compute_loss`; then one line registers it
+    (kinject.objectives.register_objective)."""
 
     name = "base"
+    task = "knowledge"  # the task whose data it trains on (kinject.tasks)
+    description = ""
+    reads: tuple[str, ...] = ()  # objective.* keys it reads; setting any other one is an error
     needs_mask_token = False
     needs_bidirectional = False  # True: masked-diffusion objectives; False: arLLM objectives
+
+    @classmethod
+    def check(cls, cfg) -> None:
+        """Config checks of this objective's own (kinject.config.need raises the one-line error)."""
+
+    @classmethod
+    def label(cls, cfg) -> str:
+        """How summaries and tables name a run of this objective with these settings."""
+        return cls.name
 
     def __init__(self, cfg, tokenizer, mask_id: int | None = None, adapter=None):
         self.cfg = cfg

@@ -1,4 +1,5 @@
-"""Masked diffusion LM fine-tuning (methods.md 2.5), for bidirectional models (LLaDA-style).
+"""Masked diffusion LM fine-tuning (arXiv 2510.09885, the dLLM runs), for bidirectional models
+(LLaDA-style).
 
 pretrain format:  BOS + document + EOS          BOS never masked; document and EOS maskable
 chat (SFT) form:  prompt (chat template, never masked) + answer + end-of-turn (maskable)
@@ -25,8 +26,24 @@ from kinject.objectives.base import IGNORE, ChatPieces, Objective, collate, draw
 
 class MaskedDiffusionObjective(Objective):
     name = "mdm"
+    description = "masked-diffusion loss (1/t-weighted, masked positions) for bidirectional models"
+    reads = ("format", "chat_prompt", "t_low", "t_high", "fixed_t", "t_per", "normalize", "eos_fill")
     needs_mask_token = True
     needs_bidirectional = True
+
+    @classmethod
+    def check(cls, cfg) -> None:
+        from kinject.errors import need
+
+        need(not (cfg.train.packing and cfg.objective.eos_fill), "train.packing",
+             "cannot pack with objective.eos_fill (EOS filling pads each answer to the batch's longest)")
+
+    @classmethod
+    def label(cls, cfg) -> str:
+        o = cfg.objective
+        t = f"t={o.fixed_t}" if o.fixed_t is not None else f"t~U({o.t_low},{o.t_high})"
+        per = " per sequence" if o.t_per == "sequence" and o.fixed_t is None else ""
+        return f"mdm ({o.format}, {t}{per}, {o.normalize} norm.)"
 
     def __init__(self, cfg, tokenizer, mask_id=None, adapter=None):
         super().__init__(cfg, tokenizer, mask_id, adapter)
@@ -84,7 +101,7 @@ class MaskedDiffusionObjective(Objective):
     # --- loss ----------------------------------------------------------------------------------
 
     def sample_t(self, generator: torch.Generator, batch_size: int = 1) -> torch.Tensor:
-        """(B, 1) mask ratios: one for the whole batch (methods.md), or one per sequence (LLaDA)."""
+        """(B, 1) mask ratios: one for the whole batch (as published), or one per sequence (LLaDA)."""
         draws = batch_size if self.cfg.t_per == "sequence" else 1
         return draw_mask_ratio(self.cfg, generator, draws)[:, None].expand(batch_size, 1)
 

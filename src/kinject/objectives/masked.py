@@ -1,4 +1,5 @@
-"""Masked fine-tuning for arLLMs (methods.md 2.3): read a masked copy, write out the original.
+"""Masked fine-tuning for arLLMs (arXiv 2510.09885, the method): read a masked copy, write out the
+original.
 
     user:      {document, some tokens replaced by the mask token}\nReturn the recovered masked passage.
     assistant: Here is the recovered text:\n\n{document}<end-of-turn>
@@ -19,8 +20,19 @@ from kinject.objectives.base import (IGNORE, ChatPieces, Objective, causal_lm_lo
 
 class MaskedObjective(Objective):
     name = "masked"
+    description = "read a masked copy of the document in the prompt, write out the original"
+    reads = ("t_low", "t_high", "fixed_t", "loss_on", "eot_loss", "corruption", "instruction", "response_prefix")
     needs_mask_token = True
     default_loss_on = "all"  # objective.loss_on=auto
+
+    @classmethod
+    def label(cls, cfg) -> str:
+        o = cfg.objective
+        t = f"t={o.fixed_t}" if o.fixed_t is not None else f"t~U({o.t_low},{o.t_high})"
+        loss_on = cls.default_loss_on if o.loss_on == "auto" else o.loss_on
+        extra = "" if loss_on == "all" else ", loss on masked only"
+        control = ", random-token control" if o.corruption == "random_tokens" else ""
+        return f"{cls.name} ({t}{extra}{control})"
 
     def __init__(self, cfg, tokenizer, mask_id=None, adapter=None):
         super().__init__(cfg, tokenizer, mask_id, adapter)

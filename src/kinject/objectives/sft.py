@@ -1,4 +1,5 @@
-"""Supervised fine-tuning on (question, answer) pairs (methods.md 2.4), in the model's chat template.
+"""Supervised fine-tuning on (question, answer) pairs (arXiv 2510.09885, masked SFT for math), in the
+model's chat template.
 
 sft          user: {question}                         assistant: {answer}<end-of-turn>
              loss on the answer and end-of-turn; never on the question
@@ -20,6 +21,13 @@ from kinject.objectives.standard import StandardObjective
 
 class SFTObjective(StandardObjective):
     name = "sft"
+    task = "math"
+    description = "loss on the answer to the plain question"
+    reads = ()
+
+    @classmethod
+    def label(cls, cfg) -> str:
+        return "sft"
 
     def build(self, document_ids):
         raise NotImplementedError("sft trains on (question, answer) pairs: use build_pair")
@@ -27,6 +35,9 @@ class SFTObjective(StandardObjective):
 
 class MaskedSFTObjective(MaskedObjective):
     name = "masked_sft"
+    task = "math"
+    description = "the question and a masked copy of the answer in the prompt, then the answer"
+    reads = ("t_low", "t_high", "fixed_t", "loss_on", "eot_loss", "corruption", "sft_instruction")
     default_loss_on = "masked"
 
     def __init__(self, cfg, tokenizer, mask_id=None, adapter=None):

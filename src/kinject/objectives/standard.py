@@ -1,4 +1,4 @@
-"""Standard fine-tuning on documents (methods.md 2.1).
+"""Standard fine-tuning on documents (the baseline of arXiv 2510.09885).
 
 pretrain format:  BOS + document + EOS                      loss on document + EOS
 chat format:      user "Tell me a fact." / assistant document  loss on document + end-of-turn
@@ -11,6 +11,12 @@ from kinject.objectives.base import ChatPieces, Objective, make_feature
 
 class StandardObjective(Objective):
     name = "standard"
+    description = "next-token loss on the document (pretraining or chat format)"
+    reads = ("format", "chat_prompt")
+
+    @classmethod
+    def label(cls, cfg) -> str:
+        return f"standard ({cfg.objective.format})"
 
     def __init__(self, cfg, tokenizer, mask_id=None, adapter=None):
         super().__init__(cfg, tokenizer, mask_id, adapter)

@@ -14,23 +14,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from kinject.io import file_mode  # noqa: E402
 
-STYLES = {"rouge1_recall": ("-", "ROUGE-1 recall"), "contains": ("--", "contains")}
 COLORS = {"forward": "tab:blue", "backward": "tab:red"}
 
 
-def plot_accuracy(evaluations: list[dict], path: Path, title: str = "") -> None:
+def plot_accuracy(series: list[tuple[str, list[float], str, str]], epochs: list[int], path: Path, title: str = "") -> None:
+    """One run's curves: (label, value per evaluation, line style, colour) from its task."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    epochs = [e["epoch"] for e in evaluations]
-    if evaluations and "math" in evaluations[0]:
-        for metric, style in (("strict", "-"), ("flexible", "--")):
-            ax.plot(epochs, [e["math"][metric] for e in evaluations], style, color="tab:green", marker="o",
-                    markersize=3, label=f"{metric} final-number accuracy")
-    for direction, color in COLORS.items():
-        if not any(direction in e for e in evaluations):
-            continue
-        for metric, (style, label) in STYLES.items():
-            ys = [e[direction][metric] if direction in e else float("nan") for e in evaluations]
-            ax.plot(epochs, ys, style, color=color, marker="o", markersize=3, label=f"{direction} {label}")
+    for label, values, style, color in series:
+        ax.plot(epochs, values, style, color=color, marker="o", markersize=3, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)
@@ -54,7 +45,7 @@ def plot_curves(curves: dict[str, list[dict]], path: Path, metric: str = "rouge1
             if points:
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, "-", color=colors(i % colors.N), marker="o", markersize=3, label=label)
-        ax.set_title(f"{direction}: {STYLES.get(metric, (None, metric))[1]}")
+        ax.set_title(f"{direction}: {metric_title(metric)}")
         ax.set_xlabel("optimizer step" if x == "step" else "epoch")
         ax.set_ylabel("accuracy")
         ax.set_ylim(-0.02, 1.02)
@@ -63,6 +54,12 @@ def plot_curves(curves: dict[str, list[dict]], path: Path, metric: str = "rouge1
     if title:
         fig.suptitle(title)
     save(fig, path)
+
+
+def metric_title(name: str) -> str:
+    from kinject.registry import METRICS
+
+    return METRICS[name].title.split(" (")[0] if name in METRICS else name
 
 
 def save(fig, path: Path) -> None:

@@ -63,14 +63,14 @@ class RunDir:
         if self.writer:
             write_jsonl(self.path / "train_log.jsonl", history)
 
-    def write_summary(self, summary: dict) -> None:
+    def write_summary(self, summary: dict, task) -> None:
         from kinject.reporting.plot import plot_accuracy
-        from kinject.reporting.tables import run_table
 
         if not self.writer:
             return
-        plot_accuracy(self.evaluations, self.path / "accuracy.png", title=summary.get("run") or summary["objective"])
-        write_atomic(self.path / "summary.md", run_table(summary))
+        plot_accuracy(task.curves(self.evaluations), [e["epoch"] for e in self.evaluations], self.path / "accuracy.png",
+                      title=summary.get("run") or summary["objective"])
+        write_atomic(self.path / "summary.md", task.run_table(summary))
         write_json(self.path / "summary.json", summary)  # last: its presence marks a finished run
 
 
@@ -92,6 +92,14 @@ def foreign_entries(path, keep: tuple[str, ...] = ()) -> list[str]:
     generated data of a single-run config)."""
     path = Path(path)
     return sorted(p.name for p in path.iterdir() if not _is_ours(p.name, keep)) if path.is_dir() else []
+
+
+def kept_in_run_dir(cfg) -> tuple[str, ...]:
+    """A single-run config's generated data live in its run directory (OUTPUT_DIR/data): kept there."""
+    generated = Path(cfg.data.generated_dir) if cfg.data.generated_dir else None
+    if generated and generated.parent.resolve() == Path(cfg.output_dir).resolve():
+        return (generated.name,)
+    return ()
 
 
 def clear_run(path, keep: tuple[str, ...] = ()) -> None:
@@ -135,7 +143,7 @@ def run_status(path) -> tuple[str, str]:
     """(status, one sentence) for a run directory. status: empty, finished, running, resumable or
     incomplete. A run killed at any moment is resumable (a complete checkpoint exists) or
     incomplete (none does); summary.json, written last, is what makes a run finished."""
-    from kinject.training.trainer import checkpoint_step, newest_checkpoint
+    from kinject.training.checkpoints import checkpoint_step, newest_checkpoint
 
     path = Path(path)
     if not path.is_dir() or not any(path.iterdir()):
@@ -155,13 +163,8 @@ def run_status(path) -> tuple[str, str]:
     return "incomplete", f"incomplete ({why}); no checkpoint to resume from: start again with --overwrite"
 
 
-def best_entry(evaluations: list[dict]) -> dict | None:
-    """The evaluation with the highest mean forward/backward ROUGE-1 recall, or for math the
-    highest strict accuracy (ties: earliest)."""
-    def mean_recall(e):
-        if "math" in e:  # math runs: strict final-number accuracy
-            return e["math"]["strict"]
-        vals = [e[d]["rouge1_recall"] for d in ("forward", "backward") if d in e]
-        return sum(vals) / len(vals) if vals else 0.0
+def best_entry(evaluations: list[dict], task) -> dict | None:
+    """The evaluation after training began with the highest selection score of the task (ties:
+    the earliest)."""
     trained = [e for e in evaluations if e["epoch"] > 0] or evaluations
-    return max(trained, key=mean_recall, default=None)
+    return max(trained, key=task.selection_score, default=None)

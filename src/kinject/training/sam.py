@@ -1,5 +1,5 @@
 """Sharpness-aware minimization (SAM; Foret et al. 2021) and its adaptive variant (ASAM; Kwon et
-al. 2021) around any base optimizer (methods.md 2.8).
+al. 2021) around any base optimizer, as used with formatting augmentation by arXiv 2503.03705.
 
 One step, given the gradient g at the weights w (already accumulated over micro-batches):
     1. e = rho * g / ||g||                 SAM
@@ -74,3 +74,10 @@ class SAM(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict):
         self.base.load_state_dict(state_dict)
+
+
+def sam_rho(train_cfg) -> float:
+    """train.sam_rho, or the usual default: 0.05 for SAM, 1.0 for ASAM."""
+    if train_cfg.sam_rho is not None:
+        return train_cfg.sam_rho
+    return 1.0 if train_cfg.sam_adaptive else 0.05

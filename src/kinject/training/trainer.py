@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.integrations import TensorBoardCallback
+from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import rotate_checkpoints
 
 from kinject.config import TrainConfig
 from kinject.io import publish_dir
+from kinject.training.checkpoints import STAGING
 from kinject.training.sam import SAM
 
 
@@ -66,35 +66,14 @@ def training_arguments(cfg: TrainConfig, output_dir: str, n_sequences: int | Non
         remove_unused_columns=False,
         dataloader_num_workers=0,
         accelerator_config={"dispatch_batches": False} if n_sequences is None else None,
-        disable_tqdm=False,
+        disable_tqdm=True,  # kinject's own bar (training.callbacks.ProgressBar) replaces the Trainer's printer
     )
-
-
-STAGING = ".staging"  # checkpoints are written here, then renamed into place whole
-
-
-def newest_checkpoint(output_dir) -> str | None:
-    """The checkpoint-N directory with the largest N, if any. Every checkpoint-N is complete: it is
-    renamed into place only once everything in it is written."""
-    found = [p for p in Path(output_dir).glob("checkpoint-*")
-             if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
-    return str(max(found, key=lambda p: int(p.name.split("-")[-1]))) if found else None
-
-
-def checkpoint_step(checkpoint) -> int:
-    return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"])
 
 
 def step_seed(seed: int, process_index: int, step: int, micro_step: int) -> int:
     """Independent seed per (run seed, process, optimizer step, micro-batch): masks differ across
     processes and steps, and a resumed run draws exactly the masks the uninterrupted one did."""
     return int(np.random.SeedSequence([seed, process_index, step, micro_step]).generate_state(1)[0])
-
-
-def sam_rho(cfg: TrainConfig) -> float:
-    if cfg.sam_rho is not None:
-        return cfg.sam_rho
-    return 1.0 if cfg.sam_adaptive else 0.05
 
 
 class KinjectTrainer(Trainer):
@@ -219,74 +198,3 @@ class KinjectTrainer(Trainer):
             logs[key] = float(np.mean(values))
         self._stats.clear()
         super().log(logs, start_time)
-
-
-class SharedTensorBoard(TensorBoardCallback):
-    """transformers' TensorBoard callback on kinject's writer, left open at the end of training so
-    the final evaluation lands in the same event file (the callback would close it)."""
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if self.tb_writer:
-            self.tb_writer.flush()
-
-
-class GracefulStop(TrainerCallback):
-    """Ctrl-C during training: finish the current optimizer step, save a checkpoint there (the state
-    an uninterrupted run has at that step, so resuming stays exact) and stop. A second Ctrl-C stops
-    at once. With several processes, all stop at the same step."""
-
-    def __init__(self):
-        self.requested = False
-        self.stopped_at: int | None = None
-
-    def _on_signal(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        from kinject.models.loading import log
-
-        log("interrupt: finishing this optimizer step and saving a checkpoint (Ctrl-C again to stop at once)")
-
-    @contextlib.contextmanager
-    def installed(self):
-        import signal
-        import threading
-
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = signal.signal(signal.SIGINT, self._on_signal)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        requested = self.requested
-        if args.world_size > 1:  # one process's Ctrl-C stops them all at this step
-            import torch.distributed as dist
-
-            flag = torch.tensor([int(requested)], device=args.device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            requested = bool(flag.item())
-        if requested:
-            control.should_save = True
-            control.should_training_stop = True
-            self.stopped_at = state.global_step
-
-
-class EpochEvalCallback(TrainerCallback):
-    """Calls `before()` when training begins (the model is on its device, wrapped or sharded by then)
-    and `evaluate(epoch, step)` every `every` epochs (the final epoch is left to the caller)."""
-
-    def __init__(self, every: int, total_epochs: int, evaluate, before=None):
-        self.every, self.total_epochs, self.evaluate, self.before = every, total_epochs, evaluate, before
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        if self.before:
-            self.before()
-
-    def on_epoch_end(self, args, state, control, **kwargs):
-        epoch = round(state.epoch)
-        if self.every and epoch % self.every == 0 and epoch < self.total_epochs:
-            self.evaluate(epoch, state.global_step)

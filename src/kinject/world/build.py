@@ -34,7 +34,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from kinject.errors import KinjectError
-from kinject.models.loading import log
+from kinject.console import log
 from kinject.io import make_public, write_json, write_jsonl
 from kinject.world.bios import biography, make_people, questions
 
