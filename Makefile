@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 KINJECT := $(VENV)/bin/kinject
 
-.PHONY: setup model demo dllm-demo augment-demo math-demo test clean
+.PHONY: setup model demo dllm-demo augment-demo math-demo test test-fast clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -36,6 +36,10 @@ math-demo: model
 
 test: model
 	$(PY) -m pytest -q
+
+# the inner loop: everything but the slow modules (tests/conftest.py SLOW_MODULES), about a minute
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) runs

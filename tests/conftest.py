@@ -74,3 +74,14 @@ def tiny_model_dir(tmp_path_factory):
     make_model(len(tok)).save_pretrained(path, safe_serialization=True)
     tok.save_pretrained(path)
     return path
+
+
+SLOW_MODULES = {"test_bench", "test_crash", "test_multiprocess", "test_sam_ddp", "test_default_model", "test_export",
+                "test_world"}  # each over ~5 s: benchmarks' smoke runs, subprocesses, the real model, SIGKILL
+
+
+def pytest_collection_modifyitems(config, items):
+    """`make test-fast` (pytest -m "not slow") skips these modules; `make test` runs everything."""
+    for item in items:
+        if item.module.__name__.rpartition(".")[2] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

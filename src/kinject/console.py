@@ -62,7 +62,10 @@ def quiet_libraries(quiet: bool) -> None:
     if "datasets" in sys.modules:
         import datasets
 
-        datasets.disable_progress_bars() if quiet else datasets.enable_progress_bars()
+        if quiet:
+            datasets.disable_progress_bars()
+        elif not datasets.config.HF_DATASETS_DISABLE_PROGRESS_BARS:  # fixed when datasets was imported
+            datasets.enable_progress_bars()
 
 
 def progress_enabled() -> bool:
@@ -76,6 +79,10 @@ def training_bar(total: int | None, description: str):
 
     _bar = tqdm(total=total, desc=description, unit="step", dynamic_ncols=True, disable=not speaks(),
                 file=sys.stderr, leave=True)
+    return _bar
+
+
+def current_bar():
     return _bar
 
 

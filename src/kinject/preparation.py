@@ -103,6 +103,12 @@ def check_compatible(cfg: Config, objective_cls, adapter) -> None:
     if adapter.is_diffusion and not objective_cls.needs_bidirectional:
         raise KinjectError(f"config: key 'objective.name': '{cfg.objective.name}' trains arLLMs; '{name}' is a "
                            f"bidirectional ({adapter.family}) model: use objective.name=mdm")
+    check_sampler(cfg, adapter)
+
+
+def check_sampler(cfg: Config, adapter) -> None:
+    """eval.sampler greedy needs a causal model, diffusion a bidirectional one."""
+    name = cfg.model.name
     if cfg.eval.sampler == "greedy" and adapter.is_diffusion:
         raise KinjectError(f"config: key 'eval.sampler': greedy decoding needs a causal model; '{name}' is "
                            f"bidirectional ({adapter.family})")

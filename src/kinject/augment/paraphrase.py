@@ -99,58 +99,21 @@ def _append(path: Path, records: list[dict]) -> None:
 def generate_paraphrases(docs_path, output, pcfg, model_cfg, progress: bool = True,
                          stop_after_chunks: int | None = None) -> dict:
     """Write OUTPUT (+ meta); return the meta. `stop_after_chunks` simulates an interruption (tests)."""
-    import dataclasses
-
-    import torch
     from tqdm.auto import tqdm
-    from transformers import GenerationConfig
 
-    from kinject.augment.reverse import heuristic_entities
     from kinject.data.loaders import load_documents
-    from kinject.evaluation.generation import cut_at_stop, hf_generate
-    from kinject.evaluation.qa import stop_ids
-    from kinject.distributed import device
-    from kinject.console import log
-    from kinject.models.loading import load_model_and_tokenizer
-    from kinject.objectives.base import ChatPieces
-    from kinject.io import write_atomic, write_json
 
     output = Path(output)
     docs = load_documents(docs_path)
     generator = pcfg.model or model_cfg.name
     settings = settings_of(docs_path, pcfg, generator)
-    meta_file = meta_path(output)
-    if output.exists():
-        meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
-        if meta.get("settings") == settings:
-            log(f"paraphrases: {output} is complete for these settings; reusing it")
-            return meta
-        raise KinjectError(f"{output}: exists but was not written with these paraphrase settings "
-                           f"({meta_file.name} differs or is missing); delete it or choose another paraphrase.output")
-
+    finished = finished_meta(output, settings)
+    if finished:
+        return finished
     partial = partial_path(output)
-    done = read_partial(partial, settings)
-    if not partial.exists() or not done:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(partial, json.dumps({"settings": settings}) + "\n")
-    elif done:
-        log(f"paraphrases: resuming, {len(done)} of {len(docs)} documents already written")
-
-    gen_model_cfg = dataclasses.replace(model_cfg, name=generator, bidirectional=False)
-    model, tokenizer, _ = load_model_and_tokenizer(gen_model_cfg)
-    model.to(device())
-    model.eval()
-    try:
-        chat = ChatPieces.from_tokenizer(tokenizer)
-    except ValueError:
-        raise KinjectError(f"paraphrase.model '{generator}': has no chat template (an instruct model is needed)") from None
-    stops = stop_ids(tokenizer)
-    gen_cfg = GenerationConfig(do_sample=pcfg.temperature > 0, temperature=pcfg.temperature or None,
-                               top_p=pcfg.top_p if pcfg.temperature > 0 else None, num_beams=1,
-                               max_new_tokens=pcfg.max_new_tokens, eos_token_id=stops,
-                               pad_token_id=tokenizer.pad_token_id, use_cache=True)
-    orders = ORDERS[pcfg.orders]
-    per_doc = len(orders) * pcfg.count
+    done = open_partial(partial, settings, len(docs))
+    model, tokenizer = load_generator(model_cfg, generator)
+    per_doc = len(ORDERS[pcfg.orders]) * pcfg.count
     docs_per_chunk = max(1, pcfg.batch_size // per_doc)
     chunks = [list(range(i, min(i + docs_per_chunk, len(docs)))) for i in range(0, len(docs), docs_per_chunk)]
     new_chunks = 0
@@ -159,51 +122,121 @@ def generate_paraphrases(docs_path, output, pcfg, model_cfg, progress: bool = Tr
             continue
         if stop_after_chunks is not None and new_chunks >= stop_after_chunks:
             raise KeyboardInterrupt("stopped by stop_after_chunks")
-        requests = [(i, order) for i in chunk for order in orders for _ in range(pcfg.count)]
-        prompts = [chat.prompt_ids(tokenizer, (pcfg.same_prompt if order == "same" else pcfg.permuted_prompt)
-                                   .replace("{text}", docs[i].text)) for i, order in requests]
-        chunk_started = time.time()
-        torch.manual_seed(int.from_bytes(hashlib.sha256(f"{pcfg.seed}/{c}".encode()).digest()[:8], "little"))
-        out = hf_generate(model, prompts, tokenizer.pad_token_id, gen_cfg, pcfg.bf16, synced=False)  # one process
-        records = {i: {"id": docs[i].id, "text": docs[i].text, "paraphrases": [], "permuted_paraphrases": [],
-                       "prompt_tokens": 0, "generated_tokens": 0, "empty": 0} for i in chunk}
-        for row, (i, order) in enumerate(requests):
-            kept, stopped = cut_at_stop(out[row], stops)
-            text = clean(tokenizer.decode(kept, skip_special_tokens=True))
-            rec = records[i]
-            rec["prompt_tokens"] += len(prompts[row])
-            rec["generated_tokens"] += len(kept) + stopped  # the stop token is paid for
-            if text:
-                rec[FIELD[order]].append(text)
-            else:
-                rec["empty"] += 1
-        for i in chunk:
-            records[i]["seconds"] = (time.time() - chunk_started) / len(chunk)
-        fresh = [records[i] for i in chunk if docs[i].id not in done]
+        records = generate_chunk(model, tokenizer, pcfg, [docs[i] for i in chunk], c)
+        fresh = [r for r in records if r["id"] not in done]
         _append(partial, fresh)
         done.update({r["id"]: r for r in fresh})
         new_chunks += 1
+    return finish(output, docs, done, settings, pcfg, sum(p.numel() for p in model.parameters()))
 
-    # assemble in input order
+
+def finished_meta(output: Path, settings: dict) -> dict | None:
+    """The meta of a complete OUTPUT written with these settings; an error for any other file there."""
+    from kinject.console import log
+
+    meta_file = meta_path(output)
+    if not output.exists():
+        return None
+    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+    if meta.get("settings") == settings:
+        log(f"paraphrases: {output} is complete for these settings; reusing it")
+        return meta
+    raise KinjectError(f"{output}: exists but was not written with these paraphrase settings "
+                       f"({meta_file.name} differs or is missing); delete it or choose another paraphrase.output")
+
+
+def open_partial(partial: Path, settings: dict, n_docs: int) -> dict[str, dict]:
+    """Documents finished by an earlier, interrupted job with the same settings (a new partial file
+    otherwise)."""
+    from kinject.console import log
+    from kinject.io import write_atomic
+
+    done = read_partial(partial, settings)
+    if not partial.exists() or not done:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(partial, json.dumps({"settings": settings}) + "\n")
+    else:
+        log(f"paraphrases: resuming, {len(done)} of {n_docs} documents already written")
+    return done
+
+
+def load_generator(model_cfg, generator: str):
+    import dataclasses
+
+    from kinject.distributed import device
+    from kinject.models.loading import load_model_and_tokenizer
+    from kinject.objectives.base import ChatPieces
+
+    model, tokenizer, _ = load_model_and_tokenizer(dataclasses.replace(model_cfg, name=generator, bidirectional=False))
+    model.to(device())
+    model.eval()
+    try:
+        ChatPieces.from_tokenizer(tokenizer)
+    except ValueError:
+        raise KinjectError(f"paraphrase.model '{generator}': has no chat template (an instruct model is needed)") from None
+    return model, tokenizer
+
+
+def generate_chunk(model, tokenizer, pcfg, docs: list, c: int) -> list[dict]:
+    """One chunk of documents, `count` rewrites per document and order, sampled with the chunk's own
+    seed (so a resumed job draws what an uninterrupted one did)."""
+    import torch
+    from transformers import GenerationConfig
+
+    from kinject.evaluation.generation import cut_at_stop, hf_generate
+    from kinject.evaluation.qa import stop_ids
+    from kinject.objectives.base import ChatPieces
+
+    chat, stops = ChatPieces.from_tokenizer(tokenizer), stop_ids(tokenizer)
+    gen_cfg = GenerationConfig(do_sample=pcfg.temperature > 0, temperature=pcfg.temperature or None,
+                               top_p=pcfg.top_p if pcfg.temperature > 0 else None, num_beams=1,
+                               max_new_tokens=pcfg.max_new_tokens, eos_token_id=stops,
+                               pad_token_id=tokenizer.pad_token_id, use_cache=True)
+    requests = [(doc, order) for doc in docs for order in ORDERS[pcfg.orders] for _ in range(pcfg.count)]
+    prompts = [chat.prompt_ids(tokenizer, (pcfg.same_prompt if order == "same" else pcfg.permuted_prompt)
+                               .replace("{text}", doc.text)) for doc, order in requests]
+    started = time.time()
+    torch.manual_seed(int.from_bytes(hashlib.sha256(f"{pcfg.seed}/{c}".encode()).digest()[:8], "little"))
+    out = hf_generate(model, prompts, tokenizer.pad_token_id, gen_cfg, pcfg.bf16, synced=False)  # one process
+    records = {doc.id: {"id": doc.id, "text": doc.text, "paraphrases": [], "permuted_paraphrases": [],
+                        "prompt_tokens": 0, "generated_tokens": 0, "empty": 0} for doc in docs}
+    for row, (doc, order) in enumerate(requests):
+        kept, stopped = cut_at_stop(out[row], stops)
+        text = clean(tokenizer.decode(kept, skip_special_tokens=True))
+        rec = records[doc.id]
+        rec["prompt_tokens"] += len(prompts[row])
+        rec["generated_tokens"] += len(kept) + stopped  # the stop token is paid for
+        if text:
+            rec[FIELD[order]].append(text)
+        else:
+            rec["empty"] += 1
+    for rec in records.values():
+        rec["seconds"] = (time.time() - started) / len(docs)
+    return list(records.values())
+
+
+def finish(output: Path, docs: list, done: dict, settings: dict, pcfg, n_params: int) -> dict:
+    """OUTPUT in input order, and its meta (written first: an OUTPUT without its meta is never taken
+    for complete)."""
+    from kinject.augment.reverse import heuristic_entities
+    from kinject.console import log
+    from kinject.io import write_atomic, write_json
+
+    orders = ORDERS[pcfg.orders]
     lines, totals = [], {"prompt_tokens": 0, "generated_tokens": 0, "empty": 0, "seconds": 0.0}
+    kept, total = 0, 0
     for doc in docs:
         rec = done[doc.id]
         for key in totals:
             totals[key] += rec[key]
-        out_rec = {"id": doc.id, "text": doc.text}
-        for order in orders:
-            out_rec[FIELD[order]] = rec[FIELD[order]]
+        out_rec = {"id": doc.id, "text": doc.text, **{FIELD[o]: rec[FIELD[o]] for o in orders}}
         if doc.entities:
             out_rec["entities"] = list(doc.entities)
         lines.append(json.dumps(out_rec, ensure_ascii=False))
-    n_params = sum(p.numel() for p in model.parameters())
-    kept, total = 0, 0
-    for doc in docs:  # a cheap fact check: multi-word names of the original still present verbatim
-        names = [e for e in (doc.entities or heuristic_entities(doc.text)) if " " in e]
-        for order in orders:
-            for text in done[doc.id][FIELD[order]]:
-                total += 1
-                kept += all(name in text for name in names)
+        names = [e for e in (doc.entities or heuristic_entities(doc.text)) if " " in e]  # a cheap fact check
+        for text in (t for o in orders for t in rec[FIELD[o]]):
+            total += 1
+            kept += all(name in text for name in names)
     meta = {
         "settings": settings,
         "documents": len(docs),
@@ -216,9 +249,9 @@ def generate_paraphrases(docs_path, output, pcfg, model_cfg, progress: bool = Tr
         "estimated_flops": 2 * n_params * (totals["prompt_tokens"] + totals["generated_tokens"]),
         "generation_seconds": round(totals["seconds"], 1),  # summed over sessions when resumed
     }
-    write_json(meta_file, meta)  # meta first: an OUTPUT without its meta is never taken for complete
+    write_json(meta_path(output), meta)
     write_atomic(output, "\n".join(lines) + "\n")
-    partial.unlink(missing_ok=True)
+    partial_path(output).unlink(missing_ok=True)
     log(f"paraphrases: wrote {output} ({sum(meta['paraphrases'].values())} paraphrases, "
         f"{meta['generated_tokens']} tokens generated)")
     return meta

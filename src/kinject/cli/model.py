@@ -54,6 +54,7 @@ class EvalCommand(Command):
         from kinject.io import write_json, write_jsonl
         from kinject.models.adapter import resolve_adapter
         from kinject.models.loading import load_model_and_tokenizer
+        from kinject.preparation import check_sampler
         from kinject.registry import TASKS
         from kinject.tasks.knowledge import KnowledgeData
         from kinject import console
@@ -69,6 +70,8 @@ class EvalCommand(Command):
         model, tokenizer, path = load_model_and_tokenizer(cfg.model)
         model.to(device())
         adapter = resolve_adapter(model, tokenizer, cfg.model, needs_mask=False)
+        with naming_source("command line"):
+            check_sampler(cfg, adapter)
         task = TASKS["knowledge"]
         result, rows = task.evaluate(model, tokenizer, KnowledgeData(KnowledgeSet(questions=questions)), cfg.eval,
                                      sampler_for(cfg.eval, adapter), progress=console.speaks())

@@ -24,14 +24,14 @@ class ProgressBar(TrainerCallback):
         bar.update(state.global_step)  # a resumed run starts where it stopped
 
     def on_step_end(self, args, state, control, **kwargs):
-        bar = console._bar
+        bar = console.current_bar()
         if bar is not None:
             bar.update(state.global_step - bar.n)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        logs = logs or {}
-        if "loss" in logs and console._bar is not None:
-            console._bar.set_postfix(loss=f"{logs['loss']:.4f}", lr=f"{logs.get('learning_rate', 0):.1e}")
+        logs, bar = logs or {}, console.current_bar()
+        if "loss" in logs and bar is not None:
+            bar.set_postfix(loss=f"{logs['loss']:.4f}", lr=f"{logs.get('learning_rate', 0):.1e}")
         console.log(str({k: round(v, 5) if isinstance(v, float) else v for k, v in logs.items()}), console.VERBOSE)
 
 
