@@ -12,7 +12,7 @@ one `kinject run` config with three runs sharing one before-training evaluation:
   standard_paraphrases  the same plus the first --paraphrases same-order paraphrases per document
   masked                masked fine-tuning, no paraphrases
 
-The LLaDA-8B dLLM row needs a GPU and an 8B checkpoint: not run here (see README "dLLMs" for the
+The LLaDA-8B dLLM row needs a GPU and an 8B checkpoint: not run here (see docs/dllms.md for the
 CPU-scale dLLM study). Settings are the demo's (lr 1e-4, one optimizer step per epoch on the
 originals, bf16 autocast), far from the published scale (3-8B models, hundreds of epochs);
 docs/results.md holds the table and, below its marker line, the written reading of it (kept when
